@@ -1,0 +1,822 @@
+/* db.c: one PGconn, reconnect with backoff, and each tool call as a single pipelined round trip. */
+#include "db.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "jsonw.h"
+#include "log.h"
+#include "pgjson.h"
+#include "util.h"
+
+#define BACKOFF_FIRST_US 250000
+#define BACKOFF_MAX_US 30000000
+#define PROGRESS_EVERY_US 1000000
+/* A server that neither answers nor honours cancel is given this long past statement_timeout. */
+#define SERVER_GRACE_US 10000000
+
+static const char WRAP_PREFIX[] = "SELECT * FROM (\n";
+#define WRAP_PREFIX_LEN ((int)sizeof(WRAP_PREFIX) - 1)
+
+struct db {
+	const struct config *cfg;
+	PGconn *conn;
+	PGcancel *cancel;
+	bool connecting;
+	bool ready;
+	bool inspected;
+	int64_t connect_deadline_us;
+	int64_t next_attempt_us;
+	int64_t backoff_us;
+	struct buf last_error;
+	char server_version[32];
+};
+
+/* Per-call state while the pipeline's results come back. */
+struct call {
+	struct db *db;
+	const struct db_request *req;
+	const struct db_waiter *waiter;
+	struct db_result *res;
+	int watch_fd;
+	bool broken;		/* the connection failed mid-call */
+	bool client_cancelled;
+	bool internal_cancel;	/* we cancelled because the result was already truncated */
+	bool got_result;	/* anything came back (so a retry would not be safe) */
+	int64_t start_us;
+	int64_t last_progress_us;
+	int64_t deadline_us;
+	/* column metadata, built from the first row description */
+	int ncols;
+	struct pgjson_type *types;
+	struct buf keys;	/* "name": prefixes, concatenated */
+	size_t *key_off;
+	struct buf row;		/* scratch for one row */
+};
+
+static void
+notice_to_log(void *arg, const char *message)
+{
+	(void)arg;
+	log_debug("postgres: %.*s", (int)strcspn(message, "\n"), message);
+}
+
+struct db *
+db_new(const struct config *cfg)
+{
+	struct db *db = xcalloc(1, sizeof(*db));
+
+	db->cfg = cfg;
+	return db;
+}
+
+static void
+db_drop(struct db *db)
+{
+	if (db->cancel != NULL)
+		PQfreeCancel(db->cancel);
+	if (db->conn != NULL)
+		PQfinish(db->conn);
+	db->cancel = NULL;
+	db->conn = NULL;
+	db->ready = false;
+	db->connecting = false;
+}
+
+void
+db_free(struct db *db)
+{
+	if (db == NULL)
+		return;
+	db_drop(db);
+	buf_free(&db->last_error);
+	free(db);
+}
+
+bool
+db_is_connected(struct db *db)
+{
+	return db->ready && db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK;
+}
+
+const char *
+db_server_version(struct db *db)
+{
+	return db->server_version;
+}
+
+/* libpq's message, first line only (the rest repeats it or quotes connection details). */
+static void
+set_conn_error(struct db *db, const char *prefix)
+{
+	const char *msg = db->conn ? PQerrorMessage(db->conn) : "out of memory";
+	size_t n = strcspn(msg, "\n");
+
+	buf_reset(&db->last_error);
+	buf_printf(&db->last_error, "%s%.*s", prefix, (int)n, msg);
+	/* libpq puts the interesting part on the second line for connection failures. */
+	if (msg[n] == '\n' && msg[n + 1] != '\0') {
+		const char *rest = msg + n + 1;
+
+		buf_printf(&db->last_error, " %.*s", (int)strcspn(rest, "\n"), rest);
+	}
+}
+
+void
+db_connect_start(struct db *db)
+{
+	const char *kw[6], *val[6];
+	char timeout[24];
+	int n = 0;
+
+	if (db->conn != NULL)
+		return;
+	snprintf(timeout, sizeof(timeout), "%lld",
+	    (long long)((db->cfg->connect_timeout_ms + 999) / 1000));
+	/* Order matters: later keywords override what the DSN says. */
+	kw[n] = "application_name"; val[n++] = db->cfg->application_name;
+	if (db->cfg->dsn != NULL && db->cfg->dsn[0] != '\0') {
+		kw[n] = "dbname"; val[n++] = db->cfg->dsn;
+	}
+	kw[n] = "client_encoding"; val[n++] = "UTF8";
+	kw[n] = "connect_timeout"; val[n++] = timeout;
+	kw[n] = NULL; val[n] = NULL;
+
+	db->conn = PQconnectStartParams(kw, val, 1);
+	db->connecting = true;
+	db->connect_deadline_us = now_us() + db->cfg->connect_timeout_ms * 1000;
+	if (db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD) {
+		set_conn_error(db, "");
+		db_drop(db);
+	}
+}
+
+static bool
+wait_socket(PGconn *conn, bool for_write, int64_t deadline_us)
+{
+	struct pollfd pfd = { PQsocket(conn), for_write ? POLLOUT : POLLIN, 0 };
+	int64_t left = deadline_us - now_us();
+	int rc;
+
+	if (left <= 0)
+		return false;
+	do {
+		rc = poll(&pfd, 1, (int)(left / 1000) + 1);
+	} while (rc < 0 && errno == EINTR);
+	return rc > 0;
+}
+
+static bool
+exec_ok(PGconn *conn, PGresult *r)
+{
+	ExecStatusType st = PQresultStatus(r);
+
+	(void)conn;
+	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+static void
+inspect_role(struct db *db, PGresult *r)
+{
+	const char *user;
+	bool super, bypass, writable;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		return;
+	user = PQgetvalue(r, 0, 0);
+	super = PQgetvalue(r, 0, 1)[0] == 't';
+	bypass = PQgetvalue(r, 0, 2)[0] == 't';
+	writable = PQgetvalue(r, 0, 3)[0] == 't';
+	log_info("connected to PostgreSQL %s, database \"%s\" as role \"%s\" (%s)",
+	    PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 5), user,
+	    db->cfg->access == ACCESS_READ_ONLY ? "read_only" : "read_write");
+	if (super)
+		log_warnx("WARNING: role \"%s\" is a SUPERUSER. pgmcp's guard and READ ONLY "
+		    "transactions still apply, but a least-privilege role is strongly recommended "
+		    "(see README, Security model)", user);
+	else if (bypass)
+		log_warnx("WARNING: role \"%s\" has BYPASSRLS: row-level security does not limit "
+		    "what the model can read", user);
+	if (writable && !super && db->cfg->access == ACCESS_READ_ONLY)
+		log_warnx("WARNING: role \"%s\" holds INSERT/UPDATE/DELETE/TRUNCATE privileges while "
+		    "pgmcp runs read_only: the guard blocks writes, but a role with only SELECT is "
+		    "the safer setup", user);
+}
+
+/* Session defaults and the prepared fixed parts of every call, in one pipeline. */
+static bool
+db_setup(struct db *db)
+{
+	static const char role_sql[] =
+	    "SELECT current_user, r.rolsuper, r.rolbypassrls, "
+	    "EXISTS (SELECT 1 FROM pg_catalog.pg_class c "
+	    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+	    "WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') "
+	    "AND n.nspname NOT LIKE 'pg\\_toast%' "
+	    "AND pg_catalog.has_table_privilege(c.oid, 'INSERT,UPDATE,DELETE,TRUNCATE')), "
+	    "pg_catalog.current_setting('server_version'), pg_catalog.current_database() "
+	    "FROM pg_catalog.pg_roles r WHERE r.rolname = current_user";
+	static const struct { const char *name, *sql; int nparams; } prepared[] = {
+		{ "pgmcp_begin_ro", "BEGIN READ ONLY", 0 },
+		{ "pgmcp_begin_rw", "BEGIN READ WRITE", 0 },
+		{ "pgmcp_rollback", "ROLLBACK", 0 },
+		{ "pgmcp_commit", "COMMIT", 0 },
+		{ "pgmcp_limits", "SELECT pg_catalog.set_config('statement_timeout', $1, true)", 1 },
+	};
+	const struct config *cfg = db->cfg;
+	char st[32], lt[32], it[32];
+	const char *params[3] = { st, lt, it };
+	PGconn *conn = db->conn;
+	PGresult *r;
+	bool ok = true;
+	size_t expected;
+
+	format_duration_ms(cfg->statement_timeout_ms, st, sizeof(st));
+	format_duration_ms(cfg->lock_timeout_ms, lt, sizeof(lt));
+	format_duration_ms(cfg->idle_in_transaction_timeout_ms, it, sizeof(it));
+	PQsetNoticeProcessor(conn, notice_to_log, NULL);
+
+	if (!PQenterPipelineMode(conn))
+		return false;
+	PQsendQueryParams(conn,
+	    "SELECT pg_catalog.set_config('DateStyle', 'ISO', false), "
+	    "pg_catalog.set_config('IntervalStyle', 'iso_8601', false), "
+	    "pg_catalog.set_config('extra_float_digits', '1', false), "
+	    "pg_catalog.set_config('bytea_output', 'hex', false), "
+	    "pg_catalog.set_config('statement_timeout', $1, false), "
+	    "pg_catalog.set_config('lock_timeout', $2, false), "
+	    "pg_catalog.set_config('idle_in_transaction_session_timeout', $3, false)",
+	    3, NULL, params, NULL, NULL, 0);
+	for (size_t i = 0; i < sizeof(prepared) / sizeof(prepared[0]); i++)
+		PQsendPrepare(conn, prepared[i].name, prepared[i].sql, prepared[i].nparams, NULL);
+	expected = 1 + sizeof(prepared) / sizeof(prepared[0]);
+	if (!db->inspected) {
+		PQsendQueryParams(conn, role_sql, 0, NULL, NULL, NULL, NULL, 0);
+		expected++;
+	}
+	PQpipelineSync(conn);
+	if (PQflush(conn) != 0)
+		ok = false;
+
+	for (size_t i = 0; ok && i < expected; i++) {
+		bool first = true;
+
+		while ((r = PQgetResult(conn)) != NULL) {
+			if (first && !exec_ok(conn, r)) {
+				buf_reset(&db->last_error);
+				buf_printf(&db->last_error, "setting up the session failed: %.*s",
+				    (int)strcspn(PQresultErrorMessage(r), "\n"),
+				    PQresultErrorMessage(r));
+				ok = false;
+			}
+			if (i == expected - 1 && !db->inspected) {
+				inspect_role(db, r);
+				if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+					snprintf(db->server_version, sizeof(db->server_version), "%s",
+					    PQgetvalue(r, 0, 4));
+			}
+			first = false;
+			PQclear(r);
+		}
+	}
+	/* Drain to the sync point whatever happened above. */
+	while ((r = PQgetResult(conn)) != NULL) {
+		ExecStatusType s = PQresultStatus(r);
+
+		PQclear(r);
+		if (s == PGRES_PIPELINE_SYNC)
+			break;
+		if (PQstatus(conn) == CONNECTION_BAD)
+			break;
+	}
+	if (!PQexitPipelineMode(conn))
+		ok = false;
+	if (ok)
+		db->inspected = true;
+	if (db->server_version[0] == '\0')
+		snprintf(db->server_version, sizeof(db->server_version), "%s",
+		    PQparameterStatus(conn, "server_version") ?
+		    PQparameterStatus(conn, "server_version") : "");
+	return ok;
+}
+
+static void
+schedule_retry(struct db *db)
+{
+	db->backoff_us = db->backoff_us == 0 ? BACKOFF_FIRST_US : db->backoff_us * 2;
+	if (db->backoff_us > BACKOFF_MAX_US)
+		db->backoff_us = BACKOFF_MAX_US;
+	db->next_attempt_us = now_us() + db->backoff_us;
+}
+
+bool
+db_ensure(struct db *db, struct buf *why)
+{
+	if (db->ready && db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
+		return true;
+	if (db->ready) {	/* it was up and broke */
+		set_conn_error(db, "lost the connection: ");
+		log_warnx("database connection lost, reconnecting: %s", buf_cstr(&db->last_error));
+		db_drop(db);
+	}
+	if (!db->connecting) {
+		int64_t now = now_us();
+
+		if (now < db->next_attempt_us) {
+			buf_printf(why, "database unavailable: %s (next connection attempt in %lld ms)",
+			    db->last_error.len ? buf_cstr(&db->last_error) : "not connected",
+			    (long long)((db->next_attempt_us - now) / 1000));
+			return false;
+		}
+		db_connect_start(db);
+	}
+	while (db->conn != NULL) {
+		PostgresPollingStatusType st = PQconnectPoll(db->conn);
+
+		if (st == PGRES_POLLING_OK)
+			break;
+		if (st == PGRES_POLLING_FAILED) {
+			set_conn_error(db, "");
+			db_drop(db);
+			break;
+		}
+		if (!wait_socket(db->conn, st == PGRES_POLLING_WRITING, db->connect_deadline_us)) {
+			buf_reset(&db->last_error);
+			buf_printf(&db->last_error, "timed out after %lld ms connecting",
+			    (long long)db->cfg->connect_timeout_ms);
+			db_drop(db);
+			break;
+		}
+	}
+	if (db->conn == NULL) {
+		schedule_retry(db);
+		log_warnx("cannot connect to the database: %s", buf_cstr(&db->last_error));
+		buf_printf(why, "database unavailable: %s (next connection attempt in %lld ms)",
+		    buf_cstr(&db->last_error), (long long)(db->backoff_us / 1000));
+		return false;
+	}
+	db->connecting = false;
+	if (!db_setup(db)) {
+		if (db->last_error.len == 0)
+			set_conn_error(db, "setting up the session failed: ");
+		db_drop(db);
+		schedule_retry(db);
+		buf_printf(why, "database unavailable: %s", buf_cstr(&db->last_error));
+		return false;
+	}
+	db->cancel = PQgetCancel(db->conn);
+	db->ready = true;
+	db->backoff_us = 0;
+	db->next_attempt_us = 0;
+	return true;
+}
+
+void
+db_result_init(struct db_result *res)
+{
+	memset(res, 0, sizeof(*res));
+}
+
+void
+db_result_reset(struct db_result *res)
+{
+	buf_reset(&res->columns);
+	buf_reset(&res->rows);
+	buf_reset(&res->value);
+	buf_reset(&res->message);
+	buf_reset(&res->detail);
+	buf_reset(&res->hint);
+	buf_reset(&res->context);
+	res->status = DB_OK;
+	res->row_count = 0;
+	res->truncated = false;
+	res->truncated_by = NULL;
+	res->command[0] = '\0';
+	res->elapsed_us = 0;
+	res->sqlstate[0] = '\0';
+	res->position = 0;
+	res->timed_out = false;
+}
+
+void
+db_result_free(struct db_result *res)
+{
+	buf_free(&res->columns);
+	buf_free(&res->rows);
+	buf_free(&res->value);
+	buf_free(&res->message);
+	buf_free(&res->detail);
+	buf_free(&res->hint);
+	buf_free(&res->context);
+}
+
+static void
+send_cancel(struct call *c)
+{
+	char err[256];
+
+	if (c->db->cancel != NULL && !PQcancel(c->db->cancel, err, sizeof(err)))
+		log_warnx("could not send a cancel request: %s", err);
+}
+
+static void
+progress(struct call *c, const char *what)
+{
+	if (c->waiter != NULL && c->waiter->on_progress != NULL)
+		c->waiter->on_progress(c->waiter->ctx, what, c->res->row_count,
+		    now_us() - c->start_us);
+	c->last_progress_us = now_us();
+}
+
+/* The next result of the pipeline, watching the client and the clock while PostgreSQL works. */
+static PGresult *
+next_result(struct call *c)
+{
+	PGconn *conn = c->db->conn;
+
+	while (!c->broken && PQisBusy(conn)) {
+		struct pollfd pfd[2] = {
+			{ PQsocket(conn), POLLIN, 0 },
+			{ c->watch_fd, POLLIN, 0 },
+		};
+		int64_t now = now_us();
+		int rc;
+
+		if (now > c->deadline_us + SERVER_GRACE_US) {
+			c->broken = true;
+			buf_reset(&c->db->last_error);
+			buf_puts(&c->db->last_error, "PostgreSQL did not respond, even to a cancel request");
+			break;
+		}
+		if (now > c->deadline_us && !c->internal_cancel && !c->client_cancelled) {
+			c->internal_cancel = true;	/* statement_timeout should have fired */
+			send_cancel(c);
+		}
+		rc = poll(pfd, c->watch_fd >= 0 ? 2 : 1, (int)(PROGRESS_EVERY_US / 1000));
+		if (rc < 0 && errno != EINTR) {
+			c->broken = true;
+			break;
+		}
+		if (c->watch_fd >= 0 && pfd[1].revents != 0) {
+			int verdict = c->waiter->on_readable(c->waiter->ctx);
+
+			if (verdict != 0)
+				c->watch_fd = -1;	/* cancelled, or nothing more will come */
+			if (verdict > 0) {
+				c->client_cancelled = true;
+				send_cancel(c);
+			}
+		}
+		if (pfd[0].revents != 0 && !PQconsumeInput(conn)) {
+			c->broken = true;
+			break;
+		}
+		if (now_us() - c->last_progress_us >= PROGRESS_EVERY_US)
+			progress(c, "waiting for PostgreSQL");
+	}
+	if (c->broken)
+		return NULL;
+	return PQgetResult(conn);
+}
+
+static void
+copy_error(struct call *c, PGresult *r)
+{
+	struct db_result *res = c->res;
+	const char *f;
+
+	if (res->status == DB_SQL_ERROR)
+		return;	/* the first error is the one that matters */
+	res->status = DB_SQL_ERROR;
+	f = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	snprintf(res->sqlstate, sizeof(res->sqlstate), "%s", f ? f : "XX000");
+	f = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	buf_puts(&res->message, f ? f : PQresultErrorMessage(r));
+	if ((f = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL)) != NULL)
+		buf_puts(&res->detail, f);
+	if ((f = PQresultErrorField(r, PG_DIAG_MESSAGE_HINT)) != NULL)
+		buf_puts(&res->hint, f);
+	if ((f = PQresultErrorField(r, PG_DIAG_CONTEXT)) != NULL)
+		buf_puts(&res->context, f);
+	if ((f = PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION)) != NULL) {
+		int pos = atoi(f);
+
+		if (c->req->limit_wrap) {
+			pos -= WRAP_PREFIX_LEN;
+			if (pos < 1)
+				pos = 1;
+		}
+		res->position = pos;
+	}
+	if (strcmp(res->sqlstate, "57014") == 0 && strstr(buf_cstr(&res->message), "statement timeout"))
+		res->timed_out = true;
+}
+
+/* Column names as object keys; repeated names get a _2, _3 suffix so no key is lost. */
+static void
+describe_columns(struct call *c, PGresult *r)
+{
+	struct jw w;
+
+	c->ncols = PQnfields(r);
+	c->types = xcalloc((size_t)c->ncols + 1, sizeof(*c->types));
+	c->key_off = xcalloc((size_t)c->ncols + 1, sizeof(*c->key_off));
+	jw_init(&w, &c->res->columns);
+	jw_arr_begin(&w);
+	for (int i = 0; i < c->ncols; i++) {
+		const char *name = PQfname(r, i);
+		char unique[160];
+		int dup = 1;
+
+		for (int j = 0; j < i; j++)
+			if (strcmp(PQfname(r, j), name) == 0)
+				dup++;
+		if (dup > 1)
+			snprintf(unique, sizeof(unique), "%s_%d", name, dup);
+		else
+			snprintf(unique, sizeof(unique), "%s", name);
+		pgjson_type_of(PQftype(r, i), &c->types[i]);
+		c->key_off[i] = c->keys.len;
+		buf_putc(&c->keys, '"');
+		json_escape(&c->keys, unique, strlen(unique));
+		buf_puts(&c->keys, "\":");
+		jw_obj_begin(&w);
+		jw_kstr(&w, "name", unique);
+		jw_key(&w, "type");
+		if (c->types[i].name != NULL) {
+			jw_str(&w, c->types[i].name);
+		} else {
+			char oid[32];
+
+			snprintf(oid, sizeof(oid), "oid:%u", PQftype(r, i));
+			jw_str(&w, oid);
+		}
+		jw_obj_end(&w);
+	}
+	c->key_off[c->ncols] = c->keys.len;
+	jw_arr_end(&w);
+	buf_putc(&c->res->rows, '[');
+}
+
+static void
+take_row(struct call *c, PGresult *r)
+{
+	struct db_result *res = c->res;
+	struct buf *row = &c->row;
+
+	if (c->types == NULL)
+		describe_columns(c, r);
+	if (res->truncated)
+		return;
+	if (res->row_count >= c->req->max_rows) {
+		res->truncated = true;
+		res->truncated_by = "max_rows";
+		return;
+	}
+	buf_reset(row);
+	buf_putc(row, res->row_count ? ',' : '{');
+	if (res->row_count)
+		buf_putc(row, '{');
+	for (int i = 0; i < c->ncols; i++) {
+		if (i)
+			buf_putc(row, ',');
+		buf_append(row, c->keys.data + c->key_off[i], c->key_off[i + 1] - c->key_off[i]);
+		if (PQgetisnull(r, 0, i))
+			buf_puts(row, "null");
+		else
+			pgjson_value(row, &c->types[i], PQgetvalue(r, 0, i), (size_t)PQgetlength(r, 0, i));
+	}
+	buf_putc(row, '}');
+	if (c->req->single_value && res->row_count == 0 && c->ncols > 0 && !PQgetisnull(r, 0, 0))
+		pgjson_value(&res->value, &c->types[0], PQgetvalue(r, 0, 0),
+		    (size_t)PQgetlength(r, 0, 0));
+	if (res->rows.len + row->len + 1 > (size_t)c->req->max_result_bytes) {
+		res->truncated = true;
+		res->truncated_by = "max_result_bytes";
+		return;
+	}
+	buf_append(&res->rows, row->data, row->len);
+	res->row_count++;
+}
+
+static void
+handle_statement_result(struct call *c, PGresult *r)
+{
+	struct db_result *res = c->res;
+
+	switch (PQresultStatus(r)) {
+	case PGRES_SINGLE_TUPLE:
+		take_row(c, r);
+		/* Rows beyond the limit are only drained; stop the server producing them. */
+		if (res->truncated && !c->req->write && !c->internal_cancel && !c->req->limit_wrap) {
+			c->internal_cancel = true;
+			send_cancel(c);
+		}
+		if (res->row_count == 1 || now_us() - c->last_progress_us >= PROGRESS_EVERY_US)
+			progress(c, "rows arriving");
+		break;
+	case PGRES_TUPLES_OK:
+		if (c->types == NULL)
+			describe_columns(c, r);
+		snprintf(res->command, sizeof(res->command), "%s", PQcmdStatus(r));
+		break;
+	case PGRES_COMMAND_OK:
+		snprintf(res->command, sizeof(res->command), "%s", PQcmdStatus(r));
+		break;
+	case PGRES_EMPTY_QUERY:
+		res->status = DB_SQL_ERROR;
+		snprintf(res->sqlstate, sizeof(res->sqlstate), "42601");
+		buf_puts(&res->message, "the SQL text contains no statement");
+		break;
+	case PGRES_FATAL_ERROR:
+		if (c->internal_cancel && res->truncated) {
+			const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+			if (state != NULL && strcmp(state, "57014") == 0)
+				break;	/* our own cancel of rows nobody will read */
+		}
+		copy_error(c, r);
+		break;
+	case PGRES_PIPELINE_ABORTED:
+		break;
+	default:
+		copy_error(c, r);
+		break;
+	}
+}
+
+enum step { STEP_BEGIN, STEP_LIMITS, STEP_STATEMENT, STEP_SYNC, STEP_END };
+
+static void
+run_pipeline(struct call *c, const char *sql)
+{
+	const struct db_request *req = c->req;
+	const struct config *cfg = c->db->cfg;
+	PGconn *conn = c->db->conn;
+	enum step steps[6];
+	int nsteps = 0;
+	char timeout[32];
+	const char *limit_params[1] = { timeout };
+	PGresult *r;
+
+	if (!PQenterPipelineMode(conn)) {
+		c->broken = true;
+		return;
+	}
+	PQsendQueryPrepared(conn, req->write ? "pgmcp_begin_rw" : "pgmcp_begin_ro", 0, NULL, NULL,
+	    NULL, 0);
+	steps[nsteps++] = STEP_BEGIN;
+	if (req->statement_timeout_ms > 0 && req->statement_timeout_ms != cfg->statement_timeout_ms) {
+		format_duration_ms(req->statement_timeout_ms, timeout, sizeof(timeout));
+		PQsendQueryPrepared(conn, "pgmcp_limits", 1, limit_params, NULL, NULL, 0);
+		steps[nsteps++] = STEP_LIMITS;
+	}
+	PQsendQueryParams(conn, sql, req->nparams, NULL, req->params, NULL, NULL, 0);
+	steps[nsteps++] = STEP_STATEMENT;
+	PQpipelineSync(conn);
+	steps[nsteps++] = STEP_SYNC;
+	/* After the sync, so it runs even when the statement failed and aborted the transaction. */
+	PQsendQueryPrepared(conn, req->write ? "pgmcp_commit" : "pgmcp_rollback", 0, NULL, NULL,
+	    NULL, 0);
+	steps[nsteps++] = STEP_END;
+	PQpipelineSync(conn);
+	steps[nsteps++] = STEP_SYNC;
+	if (PQflush(conn) != 0) {
+		c->broken = true;
+		return;
+	}
+	progress(c, "statement sent");
+
+	for (int i = 0; i < nsteps && !c->broken; i++) {
+		if (steps[i] == STEP_SYNC) {
+			r = next_result(c);
+			if (r == NULL)
+				break;
+			if (PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+				c->broken = true;	/* out of step: don't trust this connection */
+			PQclear(r);
+			continue;
+		}
+		if (steps[i] == STEP_STATEMENT)
+			PQsetSingleRowMode(conn);
+		while ((r = next_result(c)) != NULL) {
+			c->got_result = true;
+			switch (steps[i]) {
+			case STEP_STATEMENT:
+				handle_statement_result(c, r);
+				break;
+			case STEP_BEGIN:
+			case STEP_LIMITS:
+			case STEP_END:
+				if (PQresultStatus(r) == PGRES_FATAL_ERROR)
+					copy_error(c, r);
+				break;
+			case STEP_SYNC:
+				break;
+			}
+			PQclear(r);
+		}
+	}
+	if (!c->broken && !PQexitPipelineMode(conn))
+		c->broken = true;
+}
+
+/* After every call the connection must be idle outside a transaction, or it is replaced. */
+static void
+settle_connection(struct db *db)
+{
+	PGresult *r;
+
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
+		return;
+	if (PQpipelineStatus(db->conn) != PQ_PIPELINE_OFF) {
+		log_warnx("connection left in pipeline mode; reconnecting");
+		db_drop(db);
+		return;
+	}
+	if (PQtransactionStatus(db->conn) == PQTRANS_IDLE)
+		return;
+	r = PQexec(db->conn, "ROLLBACK");
+	PQclear(r);
+	if (PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
+		log_warnx("connection left inside a transaction; reconnecting");
+		db_drop(db);
+	}
+}
+
+static void
+free_call(struct call *c)
+{
+	free(c->types);
+	free(c->key_off);
+	buf_free(&c->keys);
+	buf_free(&c->row);
+}
+
+void
+db_call(struct db *db, const struct db_request *req, const struct db_waiter *waiter,
+    struct db_result *res)
+{
+	struct buf wrapped = BUF_INIT;
+	const char *sql = req->sql;
+	int64_t timeout_ms = req->statement_timeout_ms > 0 ? req->statement_timeout_ms :
+	    db->cfg->statement_timeout_ms;
+
+	db_result_reset(res);
+	if (req->limit_wrap) {
+		buf_puts(&wrapped, WRAP_PREFIX);
+		buf_puts(&wrapped, req->sql);
+		buf_printf(&wrapped, "\n) AS pgmcp_result LIMIT %lld", (long long)req->max_rows + 1);
+		sql = buf_cstr(&wrapped);
+	}
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct call c = { 0 };
+
+		c.db = db;
+		c.req = req;
+		c.waiter = waiter;
+		c.res = res;
+		c.watch_fd = waiter != NULL && waiter->on_readable != NULL ? waiter->fd : -1;
+		c.start_us = c.last_progress_us = now_us();
+		c.deadline_us = timeout_ms > 0 ? c.start_us + timeout_ms * 1000 + 2000000 : INT64_MAX / 2;
+
+		db_result_reset(res);
+		if (!db_ensure(db, &res->message)) {
+			res->status = DB_UNAVAILABLE;
+			break;
+		}
+		run_pipeline(&c, sql);
+		res->elapsed_us = now_us() - c.start_us;
+		if (res->rows.len > 0 || c.types != NULL)
+			buf_putc(&res->rows, ']');
+		free_call(&c);
+		if (c.client_cancelled && res->status != DB_OK) {
+			res->status = DB_CANCELLED;
+		}
+		if (c.broken || PQstatus(db->conn) != CONNECTION_OK) {
+			bool retry = !c.got_result && !req->write && attempt == 0 && !c.client_cancelled;
+
+			set_conn_error(db, "lost the connection: ");
+			log_warnx("database connection failed during a call%s: %s",
+			    retry ? " (retrying once on a new connection)" : "",
+			    buf_cstr(&db->last_error));
+			db_drop(db);
+			db->next_attempt_us = 0;
+			if (retry)
+				continue;
+			db_result_reset(res);
+			res->status = DB_UNAVAILABLE;
+			buf_printf(&res->message, "database unavailable: %s%s", buf_cstr(&db->last_error),
+			    req->write ? " (the write may or may not have been committed)" : "");
+			break;
+		}
+		settle_connection(db);
+		break;
+	}
+	buf_free(&wrapped);
+}

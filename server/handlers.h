@@ -1,0 +1,25 @@
+/* handlers.h: the MCP method handlers, each writing the members of its result object. */
+#ifndef PGMCP_HANDLERS_H
+#define PGMCP_HANDLERS_H
+
+#include "mcp.h"
+
+typedef void (*mcp_method_fn)(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
+
+/* tools.c */
+void tools_build(struct mcp_session *s);
+void tools_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
+void tools_call(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
+bool tools_is_known(const char *name);
+
+/* resources.c */
+void resources_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
+void resources_templates_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
+void resources_read(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
+void completion_complete(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
+
+/* prompts.c */
+void prompts_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
+void prompts_get(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
+
+#endif

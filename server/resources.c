@@ -1,0 +1,404 @@
+/* resources.c: one resource per table (its schema as JSON), the URI template, and completion. */
+#include "handlers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json.h>
+
+#include "tool.h"
+#include "util.h"
+
+#define TABLE_URI_PREFIX "pgmcp://tables/"
+#define TABLE_URI_TEMPLATE "pgmcp://tables/{schema}/{table}"
+#define COMPLETION_MAX 100
+
+static const char LIST_RESOURCES_SQL[] =
+    "SELECT n.nspname AS schema, c.relname AS name, "
+    "pg_catalog.obj_description(c.oid, 'pg_class') AS description, "
+    "CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table' WHEN 'v' THEN 'view' "
+    "WHEN 'm' THEN 'materialized view' ELSE 'foreign table' END AS kind "
+    "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition "
+    "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%' "
+    "AND pg_catalog.has_schema_privilege(n.oid, 'USAGE') "
+    "ORDER BY 1, 2 LIMIT $1::bigint OFFSET $2::bigint";
+
+static const char COMPLETE_SCHEMA_SQL[] =
+    "SELECT n.nspname AS v FROM pg_catalog.pg_namespace n "
+    "WHERE starts_with(n.nspname, $1) AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "AND n.nspname NOT LIKE 'pg\\_%' AND pg_catalog.has_schema_privilege(n.oid, 'USAGE') "
+    "ORDER BY 1 LIMIT 101";
+
+/* $1 schema or NULL, $2 prefix; $3 true = schema-qualified names. */
+static const char COMPLETE_TABLE_SQL[] =
+    "SELECT DISTINCT CASE WHEN $3::boolean THEN n.nspname || '.' || c.relname ELSE c.relname END AS v "
+    "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition "
+    "AND ($1::text IS NULL OR n.nspname = $1) "
+    "AND (starts_with(c.relname, $2) OR ($3::boolean AND starts_with(n.nspname || '.' || c.relname, $2))) "
+    "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' "
+    "AND pg_catalog.has_schema_privilege(n.oid, 'USAGE') ORDER BY 1 LIMIT 101";
+
+static void
+ctx_init(struct tool_ctx *tc, struct mcp_session *s, struct mcp_request *rq)
+{
+	memset(tc, 0, sizeof(*tc));
+	tc->s = s;
+	tc->rq = rq;
+	db_result_init(&tc->res);
+}
+
+/* A failed database step becomes a JSON-RPC error for non-tool methods. */
+static void
+fail_from_db(struct tool_ctx *tc)
+{
+	struct mcp_request *rq = tc->rq;
+
+	if (tc->res.status == DB_CANCELLED)
+		return;
+	if (tc->res.status == DB_UNAVAILABLE)
+		mcp_fail(rq, RPC_INTERNAL_ERROR, "Internal error: %s", buf_cstr(&tc->res.message));
+	else
+		mcp_fail(rq, RPC_INTERNAL_ERROR, "Internal error: catalog query failed: %s (SQLSTATE %s)",
+		    buf_cstr(&tc->res.message), tc->res.sqlstate);
+}
+
+static void
+put_uri_component(struct buf *out, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+			buf_putc(out, (char)*p);
+		} else {
+			buf_putc(out, '%');
+			buf_putc(out, hex[*p >> 4]);
+			buf_putc(out, hex[*p & 15]);
+		}
+	}
+}
+
+static int
+hexdigit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes one %-encoded path segment; NULL if malformed or empty. */
+static char *
+decode_segment(const char *s, size_t n)
+{
+	struct buf out = BUF_INIT;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%') {
+			int hi = i + 2 < n ? hexdigit(s[i + 1]) : -1;
+			int lo = i + 2 < n ? hexdigit(s[i + 2]) : -1;
+
+			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+				buf_free(&out);
+				return NULL;
+			}
+			buf_putc(&out, (char)(hi << 4 | lo));
+			i += 2;
+		} else {
+			buf_putc(&out, s[i]);
+		}
+	}
+	if (out.len == 0)
+		return NULL;
+	buf_cstr(&out);
+	return out.data;
+}
+
+/* pgmcp://tables/{schema}/{table} -> schema, table */
+static bool
+parse_table_uri(const char *uri, char **schema, char **table)
+{
+	const char *rest, *slash;
+
+	*schema = *table = NULL;
+	if (strncmp(uri, TABLE_URI_PREFIX, strlen(TABLE_URI_PREFIX)) != 0)
+		return false;
+	rest = uri + strlen(TABLE_URI_PREFIX);
+	slash = strchr(rest, '/');
+	if (slash == NULL || strchr(slash + 1, '/') != NULL)
+		return false;
+	*schema = decode_segment(rest, (size_t)(slash - rest));
+	*table = decode_segment(slash + 1, strlen(slash + 1));
+	if (*schema == NULL || *table == NULL) {
+		free(*schema);
+		free(*table);
+		*schema = *table = NULL;
+		return false;
+	}
+	return true;
+}
+
+void
+resources_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
+{
+	struct tool_ctx tc;
+	struct db_request req;
+	struct json_object *rows = NULL;
+	char limit[32], offset_text[32];
+	const char *params[2] = { limit, offset_text };
+	size_t offset, n;
+	struct buf uri = BUF_INIT;
+
+	if (mcp_read_cursor(rq, &offset) < 0)
+		return;
+	ctx_init(&tc, s, rq);
+	snprintf(limit, sizeof(limit), "%lld", (long long)s->cfg->page_size + 1);
+	snprintf(offset_text, sizeof(offset_text), "%zu", offset);
+	tool_request_defaults(&tc, &req);
+	req.sql = LIST_RESOURCES_SQL;
+	req.params = params;
+	req.nparams = 2;
+	req.max_rows = s->cfg->page_size + 1;
+	req.max_result_bytes = 64LL * 1024 * 1024;
+	tool_run(&tc, &req);
+	if (tc.res.status != DB_OK) {
+		fail_from_db(&tc);
+		goto out;
+	}
+	rows = json_tokener_parse(tc.res.rows.len ? buf_cstr(&tc.res.rows) : "[]");
+	n = rows ? json_object_array_length(rows) : 0;
+	jw_key(w, "resources");
+	jw_arr_begin(w);
+	for (size_t i = 0; i < n && i < (size_t)s->cfg->page_size; i++) {
+		struct json_object *row = json_object_array_get_idx(rows, i), *v;
+		const char *schema = "", *name = "", *kind = "table", *desc = NULL;
+		char title[512], fallback[600];
+
+		if (json_object_object_get_ex(row, "schema", &v))
+			schema = json_object_get_string(v);
+		if (json_object_object_get_ex(row, "name", &v))
+			name = json_object_get_string(v);
+		if (json_object_object_get_ex(row, "kind", &v))
+			kind = json_object_get_string(v);
+		if (json_object_object_get_ex(row, "description", &v) && v != NULL)
+			desc = json_object_get_string(v);
+		buf_reset(&uri);
+		buf_puts(&uri, TABLE_URI_PREFIX);
+		put_uri_component(&uri, schema);
+		buf_putc(&uri, '/');
+		put_uri_component(&uri, name);
+		snprintf(title, sizeof(title), "%s.%s", schema, name);
+		snprintf(fallback, sizeof(fallback), "Columns, keys, indexes and constraints of %s %s.%s",
+		    kind, schema, name);
+		jw_obj_begin(w);
+		jw_key(w, "uri");
+		jw_strn(w, uri.data, uri.len);
+		jw_kstr(w, "name", title);
+		jw_kstr(w, "title", title);
+		jw_kstr(w, "description", desc ? desc : fallback);
+		jw_kstr(w, "mimeType", "application/json");
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	if (n > (size_t)s->cfg->page_size)
+		mcp_write_cursor(w, offset + (size_t)s->cfg->page_size);
+	mcp_write_cache_hints(rq, w, 60000);
+out:
+	json_object_put(rows);
+	buf_free(&uri);
+	db_result_free(&tc.res);
+}
+
+void
+resources_templates_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
+{
+	size_t offset;
+
+	(void)s;
+	if (mcp_read_cursor(rq, &offset) < 0)
+		return;
+	jw_key(w, "resourceTemplates");
+	jw_arr_begin(w);
+	if (offset == 0) {
+		jw_obj_begin(w);
+		jw_kstr(w, "uriTemplate", TABLE_URI_TEMPLATE);
+		jw_kstr(w, "name", "table-schema");
+		jw_kstr(w, "title", "Table schema");
+		jw_kstr(w, "description", "Columns, types, keys, indexes, constraints and size of one "
+		    "table or view, as JSON. schema and table complete with completion/complete.");
+		jw_kstr(w, "mimeType", "application/json");
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	mcp_write_cache_hints(rq, w, 300000);
+}
+
+static void
+not_found(struct mcp_request *rq, const char *uri, const char *why)
+{
+	struct buf data = BUF_INIT;
+	struct jw w;
+
+	jw_init(&w, &data);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "uri", uri);
+	jw_obj_end(&w);
+	/* 2026-07-28 moved "resource not found" from -32002 to -32602. */
+	mcp_fail(rq, rq->modern ? RPC_INVALID_PARAMS : MCP_RESOURCE_NOT_FOUND_LEGACY,
+	    "Resource not found: %s%s%s", uri, why ? ": " : "", why ? why : "");
+	buf_append(&rq->err_data, data.data, data.len);
+	buf_free(&data);
+}
+
+void
+resources_read(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
+{
+	struct json_object *u;
+	const char *uri;
+	char *schema = NULL, *table = NULL;
+	struct tool_ctx tc;
+	struct buf doc = BUF_INIT, why = BUF_INIT;
+
+	if (rq->params == NULL || !json_object_object_get_ex(rq->params, "uri", &u) ||
+	    !json_object_is_type(u, json_type_string)) {
+		mcp_fail(rq, RPC_INVALID_PARAMS, "Invalid params: resources/read requires params.uri "
+		    "(a string)");
+		return;
+	}
+	uri = json_object_get_string(u);
+	if (!parse_table_uri(uri, &schema, &table)) {
+		not_found(rq, uri, "pgmcp serves " TABLE_URI_TEMPLATE);
+		return;
+	}
+	ctx_init(&tc, s, rq);
+	if (catalog_describe(&tc, schema, table, &doc, &why)) {
+		jw_key(w, "contents");
+		jw_arr_begin(w);
+		jw_obj_begin(w);
+		jw_kstr(w, "uri", uri);
+		jw_kstr(w, "mimeType", "application/json");
+		jw_key(w, "text");
+		jw_strn(w, doc.data, doc.len);
+		jw_obj_end(w);
+		jw_arr_end(w);
+		mcp_write_cache_hints(rq, w, 60000);
+	} else if (why.len) {
+		not_found(rq, uri, buf_cstr(&why));
+	} else {
+		fail_from_db(&tc);
+	}
+	free(schema);
+	free(table);
+	buf_free(&doc);
+	buf_free(&why);
+	db_result_free(&tc.res);
+}
+
+static const char *
+string_member(struct json_object *obj, const char *key)
+{
+	struct json_object *v;
+
+	if (obj == NULL || !json_object_object_get_ex(obj, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+void
+completion_complete(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
+{
+	struct json_object *ref = NULL, *argument = NULL, *context = NULL, *ctxargs = NULL, *rows;
+	const char *type, *argname, *value, *params[3];
+	struct tool_ctx tc;
+	struct db_request req;
+	bool qualified = false;
+	size_t n;
+
+	if (rq->params == NULL || !json_object_object_get_ex(rq->params, "ref", &ref) ||
+	    !json_object_object_get_ex(rq->params, "argument", &argument) ||
+	    (type = string_member(ref, "type")) == NULL ||
+	    (argname = string_member(argument, "name")) == NULL ||
+	    (value = string_member(argument, "value")) == NULL) {
+		mcp_fail(rq, RPC_INVALID_PARAMS, "Invalid params: completion/complete requires ref.type, "
+		    "argument.name and argument.value");
+		return;
+	}
+	if (json_object_object_get_ex(rq->params, "context", &context))
+		json_object_object_get_ex(context, "arguments", &ctxargs);
+	ctx_init(&tc, s, rq);
+	tool_request_defaults(&tc, &req);
+	if (strcmp(type, "ref/resource") == 0) {
+		const char *uri = string_member(ref, "uri");
+
+		if (uri == NULL || strcmp(uri, TABLE_URI_TEMPLATE) != 0) {
+			mcp_fail(rq, RPC_INVALID_PARAMS, "Invalid params: no resource template %s",
+			    uri ? uri : "(missing ref.uri)");
+			return;
+		}
+	} else if (strcmp(type, "ref/prompt") == 0) {
+		const char *name = string_member(ref, "name");
+
+		if (name == NULL) {
+			mcp_fail(rq, RPC_INVALID_PARAMS, "Invalid params: ref.name is required for ref/prompt");
+			return;
+		}
+		qualified = true;	/* prompts take schema.table names */
+	} else {
+		mcp_fail(rq, RPC_INVALID_PARAMS, "Invalid params: ref.type must be ref/resource or "
+		    "ref/prompt");
+		return;
+	}
+	if (strcmp(argname, "schema") == 0) {
+		params[0] = value;
+		req.sql = COMPLETE_SCHEMA_SQL;
+		req.nparams = 1;
+	} else if (strcmp(argname, "table") == 0) {
+		params[0] = string_member(ctxargs, "schema");
+		params[1] = value;
+		params[2] = qualified ? "true" : "false";
+		req.sql = COMPLETE_TABLE_SQL;
+		req.nparams = 3;
+	} else {
+		/* An argument with nothing to suggest (free text such as a question). */
+		jw_key(w, "completion");
+		jw_obj_begin(w);
+		jw_key(w, "values");
+		jw_arr_begin(w);
+		jw_arr_end(w);
+		jw_kint(w, "total", 0);
+		jw_kbool(w, "hasMore", false);
+		jw_obj_end(w);
+		return;
+	}
+	req.params = params;
+	req.max_rows = COMPLETION_MAX + 1;
+	tool_run(&tc, &req);
+	if (tc.res.status != DB_OK) {
+		fail_from_db(&tc);
+		db_result_free(&tc.res);
+		return;
+	}
+	rows = json_tokener_parse(tc.res.rows.len ? buf_cstr(&tc.res.rows) : "[]");
+	n = rows ? json_object_array_length(rows) : 0;
+	jw_key(w, "completion");
+	jw_obj_begin(w);
+	jw_key(w, "values");
+	jw_arr_begin(w);
+	for (size_t i = 0; i < n && i < COMPLETION_MAX; i++)
+		jw_str(w, string_member(json_object_array_get_idx(rows, i), "v"));
+	jw_arr_end(w);
+	jw_kint(w, "total", (int64_t)n);
+	jw_kbool(w, "hasMore", n > COMPLETION_MAX);
+	jw_obj_end(w);
+	json_object_put(rows);
+	db_result_free(&tc.res);
+}
