@@ -35,16 +35,20 @@ UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 
 all: $(BUILD)/pgmcp
 
+# Quiet by default; `make V=1` shows the full commands.
+Q = $(if $(V),,@)
+say = $(if $(V),,@echo "  $(1) $(2)";)
+
 $(BUILD)/pgmcp: $(MAIN_OBJ) $(SERVER_OBJ) $(COMMON_OBJ)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS) $(LDFLAGS)
+	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS) $(LDFLAGS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/t/%: t/unit/%.c $(SERVER_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -It/unit -o $@ $^ $(LIBS) $(LDFLAGS)
+	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) -It/unit -o $@ $^ $(LIBS) $(LDFLAGS)
 
 deps:
 	@scripts/deps.sh

@@ -47,7 +47,7 @@ struct call {
 	bool broken;		/* the connection failed mid-call */
 	bool client_cancelled;
 	bool internal_cancel;	/* we cancelled because the result was already truncated */
-	bool got_result;	/* anything came back (so a retry would not be safe) */
+	bool got_result;	/* the statement produced rows or a tag (so it did run) */
 	int64_t start_us;
 	int64_t last_progress_us;
 	int64_t deadline_us;
@@ -705,9 +705,11 @@ run_pipeline(struct call *c, const char *sql)
 		if (steps[i] == STEP_STATEMENT)
 			PQsetSingleRowMode(conn);
 		while ((r = next_result(c)) != NULL) {
-			c->got_result = true;
 			switch (steps[i]) {
 			case STEP_STATEMENT:
+				if (PQresultStatus(r) != PGRES_FATAL_ERROR &&
+				    PQresultStatus(r) != PGRES_PIPELINE_ABORTED)
+					c->got_result = true;
 				handle_statement_result(c, r);
 				break;
 			case STEP_BEGIN:

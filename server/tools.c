@@ -423,6 +423,7 @@ tool_arg_enum(struct tool_ctx *tc, const char *name, const char *const *values, 
 	for (int i = 0; values[i] != NULL; i++) {
 		if (strcmp(values[i], v) == 0) {
 			*out = values[i];
+			buf_free(&list);
 			return true;
 		}
 		buf_printf(&list, "%s%s", i ? ", " : "", values[i]);
