@@ -244,6 +244,55 @@ skip_value(const char *s, size_t n, size_t i)
 	return sc.i;
 }
 
+static int
+hexnib(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Compares a raw (possibly escaped) JSON string body with a plain ASCII key. */
+static bool
+key_equals(const char *raw, size_t n, const char *key, size_t klen)
+{
+	size_t i = 0, k = 0;
+
+	if (memchr(raw, '\\', n) == NULL)
+		return n == klen && memcmp(raw, key, n) == 0;
+	while (i < n) {
+		int c = (unsigned char)raw[i++];
+
+		if (c == '\\' && i < n) {
+			char e = raw[i++];
+
+			if (e == 'u' && i + 4 <= n) {
+				int v = 0;
+
+				for (int d = 0; d < 4; d++) {
+					int h = hexnib(raw[i + (size_t)d]);
+
+					if (h < 0)
+						return false;
+					v = v << 4 | h;
+				}
+				i += 4;
+				c = v;
+			} else {
+				c = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' :
+				    e == 'b' ? '\b' : e == 'f' ? '\f' : e;
+			}
+		}
+		if (k >= klen || c != (unsigned char)key[k++])
+			return false;
+	}
+	return k == klen;
+}
+
 bool
 json_raw_member(const char *s, size_t n, const char *key, struct json_span *out)
 {
@@ -271,7 +320,7 @@ json_raw_member(const char *s, size_t n, const char *key, struct json_span *out)
 			i++;
 		vstart = i;
 		i = skip_value(s, n, i);
-		if (kend - kstart == klen && memcmp(s + kstart, key, klen) == 0) {
+		if (key_equals(s + kstart, kend - kstart, key, klen)) {
 			out->start = vstart;
 			out->len = i - vstart;
 			found = true;

@@ -16,6 +16,9 @@
 #define GUARD_CACHE_SLOTS 256
 #define GUARD_CACHE_MAX_TEXT 16384
 
+/* libpg_query creates its memory context on first use; pg_query_exit() needs one to exist. */
+static bool parser_used;
+
 /*
  * Functions that change state a READ ONLY transaction does not protect: other sessions, the
  * server, session-level locks and settings, files, large objects, replication, or that run
@@ -331,6 +334,7 @@ guard_check_uncached(enum guard_policy policy, const char *sql, size_t len,
 		snprintf(v->reason, sizeof(v->reason), "the SQL text contains a NUL character");
 		return;
 	}
+	parser_used = true;
 	r = pg_query_parse(sql);
 	if (r.error != NULL) {
 		v->allowed = false;
@@ -408,5 +412,7 @@ void
 guard_shutdown(void)
 {
 	guard_cache_clear();
-	pg_query_exit();
+	if (parser_used)
+		pg_query_exit();
+	parser_used = false;
 }
