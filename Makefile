@@ -78,6 +78,10 @@ asan:
 demo: deps all
 	@scripts/demo.sh $(BUILD)/pgmcp
 
+# Benchmarks print figures; they are never pass/fail. See bench/.
+bench: deps all
+	@bench/compare-stdio
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(SYSCONFDIR)/pgmcp \
 		$(DESTDIR)$(DOCDIR)
