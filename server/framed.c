@@ -18,6 +18,7 @@
 struct framed {
 	int in_fd, out_fd;
 	struct buf in;		/* bytes read but not yet handled */
+	size_t start;		/* first byte of in not yet handled */
 	size_t scanned;		/* prefix of in already searched for a newline */
 	size_t peeked;		/* prefix of in already checked for cancellations */
 	bool eof;
@@ -173,46 +174,52 @@ framed_serve(const struct config *cfg, struct db *db, int in_fd, int out_fd,
 		    memchr(f.in.data + f.scanned, '\n', f.in.len - f.scanned) : NULL;
 
 		if (nl != NULL) {
-			size_t len = (size_t)(nl - f.in.data);
+			size_t end = (size_t)(nl - f.in.data), len = end - f.start;
 
 			if (f.discarding) {
 				f.discarding = false;
 			} else if (len > f.max_line) {
 				oversized(&f, &out);
 			} else {
-				/* Copy out: the buffer may grow while the request runs. */
+				/* Copy out: the buffer may grow (and move) while the request runs. */
 				buf_reset(&line);
-				buf_append(&line, f.in.data, len);
-				buf_consume(&f.in, len + 1);
-				f.scanned = 0;
-				f.peeked = f.peeked > len + 1 ? f.peeked - len - 1 : 0;
+				buf_append(&line, f.in.data + f.start, len);
+				f.start = f.scanned = end + 1;
+				if (f.peeked < f.start)
+					f.peeked = f.start;
 				handle_line(&f, &line, &out);
 				buf_shrink(&line, 1 << 20);
 				continue;
 			}
-			buf_consume(&f.in, len + 1);
-			f.scanned = f.peeked = 0;
+			f.start = f.scanned = end + 1;
+			if (f.peeked < f.start)
+				f.peeked = f.start;
 			continue;
 		}
 		f.scanned = f.in.len;
-		if (f.in.len > f.max_line) {
+		if (f.in.len - f.start > f.max_line) {
 			/* No newline within the limit: drop what we have and skip to the next one. */
 			if (!f.discarding)
 				oversized(&f, &out);
 			f.discarding = true;
-			buf_reset(&f.in);
-			f.scanned = f.peeked = 0;
+			f.in.len = f.start;
+			f.scanned = f.peeked = f.start;
 		}
 		if (f.eof) {
-			if (f.in.len > 0 && !f.discarding) {
+			if (f.in.len > f.start && !f.discarding) {
 				/* The last message may lack its newline. */
 				buf_reset(&line);
-				buf_append(&line, f.in.data, f.in.len);
-				buf_reset(&f.in);
+				buf_append(&line, f.in.data + f.start, f.in.len - f.start);
+				f.start = f.scanned = f.peeked = f.in.len;
 				handle_line(&f, &line, &out);
 			}
 			break;
 		}
+		/* Everything before start is handled: drop it once, not once per message. */
+		buf_consume(&f.in, f.start);
+		f.scanned -= f.start;
+		f.peeked = f.peeked > f.start ? f.peeked - f.start : 0;
+		f.start = 0;
 		read_some(&f);
 	}
 	mcp_session_free(&session);
