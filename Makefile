@@ -46,9 +46,12 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/t/%: t/unit/%.c $(SERVER_OBJ) $(COMMON_OBJ)
+$(BUILD)/t/%.o: t/unit/%.c
 	@mkdir -p $(dir $@)
-	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) -It/unit -o $@ $^ $(LIBS) $(LDFLAGS)
+	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -It/unit -c -o $@ $<
+
+$(BUILD)/t/%: $(BUILD)/t/%.o $(SERVER_OBJ) $(COMMON_OBJ)
+	$(call say,LINK,$@)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS) $(LDFLAGS)
 
 deps:
 	@scripts/deps.sh

@@ -350,6 +350,9 @@ walk_mapping(struct conf_ctx *ctx, yaml_node_t *map, const char *prefix)
 				conf_error_at(ctx, vnode, path, "%s", why);
 			free(text);
 		} else if (is_section(ctx, path)) {
+			if (vnode->type == YAML_SCALAR_NODE && vnode->data.scalar.length == 0 &&
+			    vnode->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+				continue;	/* "limits:" with every key commented out */
 			if (vnode->type != YAML_MAPPING_NODE)
 				conf_error_at(ctx, vnode, path, "expected a mapping of settings");
 			else

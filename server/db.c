@@ -19,6 +19,8 @@
 #define PROGRESS_EVERY_US 1000000
 /* A server that neither answers nor honours cancel is given this long past statement_timeout. */
 #define SERVER_GRACE_US 10000000
+/* Names of types outside the built-in table, learnt per database. */
+#define DB_TYPE_CACHE 256
 
 static const char WRAP_PREFIX[] = "SELECT * FROM (\n";
 #define WRAP_PREFIX_LEN ((int)sizeof(WRAP_PREFIX) - 1)
@@ -35,6 +37,8 @@ struct db {
 	int64_t backoff_us;
 	struct buf last_error;
 	char server_version[32];
+	struct { pg_oid oid; char name[64]; } types[DB_TYPE_CACHE];
+	size_t ntypes;
 };
 
 /* Per-call state while the pipeline's results come back. */
@@ -54,6 +58,9 @@ struct call {
 	/* column metadata, built from the first row description */
 	int ncols;
 	struct pgjson_type *types;
+	char **names;		/* unique column names */
+	pg_oid *oids;
+	bool unknown_types;	/* some column type needs a pg_type lookup */
 	struct buf keys;	/* "name": prefixes, concatenated */
 	size_t *key_off;
 	struct buf row;		/* scratch for one row */
@@ -517,49 +524,119 @@ copy_error(struct call *c, PGresult *r)
 		res->timed_out = true;
 }
 
-/* Column names as object keys; repeated names get a _2, _3 suffix so no key is lost. */
+/* True if name is already the key of an earlier column, or the real name of a later one. */
+static bool
+name_taken(char **assigned, PGresult *r, int col, const char *name)
+{
+	for (int j = 0; j < col; j++)
+		if (strcmp(assigned[j], name) == 0)
+			return true;
+	for (int j = col + 1; j < PQnfields(r); j++)
+		if (strcmp(PQfname(r, j), name) == 0 && strcmp(PQfname(r, col), name) != 0)
+			return true;
+	return false;
+}
+
+static const char *
+cached_type_name(struct db *db, pg_oid oid)
+{
+	for (size_t i = 0; i < db->ntypes; i++)
+		if (db->types[i].oid == oid)
+			return db->types[i].name;
+	return NULL;
+}
+
+/* The columns array: built-in type names, else names learnt from pg_type for this database. */
 static void
-describe_columns(struct call *c, PGresult *r)
+write_columns(struct call *c)
 {
 	struct jw w;
 
-	c->ncols = PQnfields(r);
-	c->types = xcalloc((size_t)c->ncols + 1, sizeof(*c->types));
-	c->key_off = xcalloc((size_t)c->ncols + 1, sizeof(*c->key_off));
+	buf_reset(&c->res->columns);
 	jw_init(&w, &c->res->columns);
 	jw_arr_begin(&w);
 	for (int i = 0; i < c->ncols; i++) {
-		const char *name = PQfname(r, i);
-		char unique[160];
-		int dup = 1;
+		const char *tname = c->types[i].name ? c->types[i].name :
+		    cached_type_name(c->db, c->oids[i]);
 
-		for (int j = 0; j < i; j++)
-			if (strcmp(PQfname(r, j), name) == 0)
-				dup++;
-		if (dup > 1)
-			snprintf(unique, sizeof(unique), "%s_%d", name, dup);
-		else
-			snprintf(unique, sizeof(unique), "%s", name);
-		pgjson_type_of(PQftype(r, i), &c->types[i]);
-		c->key_off[i] = c->keys.len;
-		buf_putc(&c->keys, '"');
-		json_escape(&c->keys, unique, strlen(unique));
-		buf_puts(&c->keys, "\":");
 		jw_obj_begin(&w);
-		jw_kstr(&w, "name", unique);
+		jw_kstr(&w, "name", c->names[i]);
 		jw_key(&w, "type");
-		if (c->types[i].name != NULL) {
-			jw_str(&w, c->types[i].name);
+		if (tname != NULL) {
+			jw_str(&w, tname);
 		} else {
 			char oid[32];
 
-			snprintf(oid, sizeof(oid), "oid:%u", PQftype(r, i));
+			c->unknown_types = true;
+			snprintf(oid, sizeof(oid), "oid:%u", c->oids[i]);
 			jw_str(&w, oid);
 		}
 		jw_obj_end(&w);
 	}
-	c->key_off[c->ncols] = c->keys.len;
 	jw_arr_end(&w);
+}
+
+/*
+ * Enums, domains, composites and extension types have OIDs only this database knows. They
+ * are looked up once, after the call (the pipeline is done), and remembered.
+ */
+static void
+learn_type_names(struct call *c)
+{
+	struct db *db = c->db;
+	struct buf list = BUF_INIT;
+	const char *params[1];
+	PGresult *r;
+
+	buf_putc(&list, '{');
+	for (int i = 0; i < c->ncols; i++)
+		if (c->types[i].name == NULL && cached_type_name(db, c->oids[i]) == NULL)
+			buf_printf(&list, "%s%u", list.len > 1 ? "," : "", c->oids[i]);
+	buf_putc(&list, '}');
+	params[0] = buf_cstr(&list);
+	r = PQexecParams(db->conn, "SELECT t.oid, pg_catalog.format_type(t.oid, NULL) "
+	    "FROM pg_catalog.pg_type t WHERE t.oid = ANY($1::pg_catalog.oid[])", 1, NULL, params,
+	    NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		for (int i = 0; i < PQntuples(r) && db->ntypes < DB_TYPE_CACHE; i++) {
+			db->types[db->ntypes].oid = (pg_oid)strtoul(PQgetvalue(r, i, 0), NULL, 10);
+			snprintf(db->types[db->ntypes].name, sizeof(db->types[0].name), "%s",
+			    PQgetvalue(r, i, 1));
+			db->ntypes++;
+		}
+	}
+	PQclear(r);
+	buf_free(&list);
+	c->unknown_types = false;
+	write_columns(c);
+}
+
+/* Column names as object keys; repeated names get a _2, _3 suffix so no key is lost. */
+static void
+describe_columns(struct call *c, PGresult *r)
+{
+	c->ncols = PQnfields(r);
+	c->names = xcalloc((size_t)c->ncols + 1, sizeof(*c->names));
+	c->oids = xcalloc((size_t)c->ncols + 1, sizeof(*c->oids));
+	c->types = xcalloc((size_t)c->ncols + 1, sizeof(*c->types));
+	c->key_off = xcalloc((size_t)c->ncols + 1, sizeof(*c->key_off));
+	for (int i = 0; i < c->ncols; i++) {
+		const char *name = PQfname(r, i);
+		char unique[160];
+
+		snprintf(unique, sizeof(unique), "%s", name);
+		for (int k = 2; name_taken(c->names, r, i, unique); k++)
+			snprintf(unique, sizeof(unique), "%s_%d", name, k);
+		c->names[i] = xstrdup(unique);
+		c->oids[i] = PQftype(r, i);
+		pgjson_type_of(c->oids[i], &c->types[i]);
+		c->key_off[i] = c->keys.len;
+		buf_putc(&c->keys, '"');
+		json_escape(&c->keys, unique, strlen(unique));
+		buf_puts(&c->keys, "\":");
+	}
+	c->key_off[c->ncols] = c->keys.len;
+	write_columns(c);
 	buf_putc(&c->res->rows, '[');
 }
 
@@ -623,7 +700,12 @@ handle_statement_result(struct call *c, PGresult *r)
 	case PGRES_TUPLES_OK:
 		if (c->types == NULL)
 			describe_columns(c, r);
-		snprintf(res->command, sizeof(res->command), "%s", PQcmdStatus(r));
+		/* Under the LIMIT wrapper the server's count includes the probe row. */
+		if (c->req->limit_wrap)
+			snprintf(res->command, sizeof(res->command), "SELECT %lld",
+			    (long long)res->row_count);
+		else
+			snprintf(res->command, sizeof(res->command), "%s", PQcmdStatus(r));
 		break;
 	case PGRES_COMMAND_OK:
 		snprintf(res->command, sizeof(res->command), "%s", PQcmdStatus(r));
@@ -751,9 +833,32 @@ settle_connection(struct db *db)
 	}
 }
 
+/*
+ * A committed write can leave session state behind that ROLLBACK would have undone: a
+ * function calling set_config(..., false), temporary tables, advisory locks, LISTEN. Start
+ * the next call from a clean session (writes are rare; this costs one round trip and the
+ * re-preparation of the fixed statements).
+ */
+static void
+reset_after_write(struct db *db)
+{
+	PGresult *r = PQexec(db->conn, "DISCARD ALL");
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+
+	PQclear(r);
+	if (!ok || !db_setup(db)) {
+		log_warnx("could not reset the session after a write; reconnecting");
+		db_drop(db);
+	}
+}
+
 static void
 free_call(struct call *c)
 {
+	for (int i = 0; i < c->ncols && c->names != NULL; i++)
+		free(c->names[i]);
+	free(c->names);
+	free(c->oids);
 	free(c->types);
 	free(c->key_off);
 	buf_free(&c->keys);
@@ -796,10 +901,8 @@ db_call(struct db *db, const struct db_request *req, const struct db_waiter *wai
 		res->elapsed_us = now_us() - c.start_us;
 		if (res->rows.len > 0 || c.types != NULL)
 			buf_putc(&res->rows, ']');
-		free_call(&c);
-		if (c.client_cancelled && res->status != DB_OK) {
+		if (c.client_cancelled && res->status != DB_OK)
 			res->status = DB_CANCELLED;
-		}
 		if (c.broken || PQstatus(db->conn) != CONNECTION_OK) {
 			bool retry = !c.got_result && !req->write && attempt == 0 && !c.client_cancelled;
 
@@ -809,6 +912,7 @@ db_call(struct db *db, const struct db_request *req, const struct db_waiter *wai
 			    buf_cstr(&db->last_error));
 			db_drop(db);
 			db->next_attempt_us = 0;
+			free_call(&c);
 			if (retry)
 				continue;
 			db_result_reset(res);
@@ -818,6 +922,11 @@ db_call(struct db *db, const struct db_request *req, const struct db_waiter *wai
 			break;
 		}
 		settle_connection(db);
+		if (req->write && db_is_connected(db))
+			reset_after_write(db);
+		if (c.unknown_types && db_is_connected(db))
+			learn_type_names(&c);
+		free_call(&c);
 		break;
 	}
 	buf_free(&wrapped);

@@ -92,19 +92,12 @@ read_some(struct framed *f)
 	return n;
 }
 
-/*
- * While a statement runs: take in what the client sent and look for a cancellation of the
- * running request. Other messages wait in the buffer, in order.
- */
-static int
-on_readable(void *ctx)
+/* Looks through complete lines already read for a cancellation of the current request. */
+static bool
+scan_for_cancel(struct framed *f)
 {
-	struct framed *f = ctx;
 	char *nl;
 
-	/* End of input is not a cancellation: "printf ... | pgmcp" still wants its answers. */
-	if (f->eof || (read_some(f) <= 0 && f->eof))
-		return -1;
 	while (f->peeked < f->in.len &&
 	    (nl = memchr(f->in.data + f->peeked, '\n', f->in.len - f->peeked)) != NULL) {
 		size_t len = (size_t)(nl - (f->in.data + f->peeked));
@@ -113,9 +106,34 @@ on_readable(void *ctx)
 
 		f->peeked += len + 1;
 		if (cancel)
-			return 1;
+			return true;
 	}
-	return 0;
+	return false;
+}
+
+static bool
+cancel_pending(void *ctx)
+{
+	struct framed *f = ctx;
+
+	/* Lines after the current one may already hold its cancellation (one read, two lines). */
+	f->peeked = f->start;
+	return scan_for_cancel(f);
+}
+
+/*
+ * While a statement runs: take in what the client sent and look for a cancellation of the
+ * running request. Other messages wait in the buffer, in order.
+ */
+static int
+on_readable(void *ctx)
+{
+	struct framed *f = ctx;
+
+	/* End of input is not a cancellation: "printf ... | pgmcp" still wants its answers. */
+	if (f->eof || (read_some(f) <= 0 && f->eof))
+		return -1;
+	return scan_for_cancel(f) ? 1 : 0;
 }
 
 static void
@@ -164,6 +182,7 @@ framed_serve(const struct config *cfg, struct db *db, int in_fd, int out_fd,
 	io.send = send_message;
 	io.watch_fd = in_fd;
 	io.on_readable = on_readable;
+	io.cancel_pending = cancel_pending;
 	io.ctx = &f;
 	mcp_session_init(&session, cfg, db, &io);
 	if (preread_len > 0)

@@ -28,7 +28,7 @@ static const char *const deny_exact[] = {
 	"pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf", "pg_rotate_logfile",
 	"pg_rotate_logfile_old", "set_config", "pg_switch_wal", "pg_switch_xlog", "pg_promote",
 	"pg_import_system_collations", "pg_log_backend_memory_contexts", "txid_current",
-	"pg_current_xact_id", "pg_export_snapshot", "pg_notify", "setseed", "ts_stat",
+	"pg_current_xact_id", "pg_export_snapshot", "pg_notify", "setseed", "ts_stat", "ts_rewrite",
 	"loread", "lowrite", "pg_stat_file", "pg_nextoid", "pg_stat_force_next_flush",
 	"pg_replication_slot_advance", "pg_drop_replication_slot", "nextval", "setval",
 	"pg_sequence_last_value_reset", "pg_xact_commit_timestamp_origin_reset",
@@ -207,13 +207,20 @@ read_number(struct scan *s)
 
 static void scan_value(struct scan *s, const char *key, bool top);
 
-/* Collects the last "sval" of a FuncCall's funcname list: the unqualified name. */
+#define MAX_NAMES 8
+
+/* The identifiers of a name list ([{"String":{"sval":"a"}}, ...]), in order. */
+struct names {
+	int n;
+	char v[MAX_NAMES][NAMEDATALEN_GUARD];
+};
+
 static void
-scan_funcname(struct scan *s, char *name, size_t cap)
+scan_names(struct scan *s, struct names *out)
 {
 	int depth = 0;
 
-	name[0] = '\0';
+	out->n = 0;
 	do {
 		char c = *s->p;
 
@@ -229,8 +236,13 @@ scan_funcname(struct scan *s, char *name, size_t cap)
 			read_string(s, k, sizeof(k));
 			if (s->p < s->end && *s->p == ':') {
 				s->p++;
-				if (strcmp(k, "sval") == 0 && *s->p == '"')
-					read_string(s, name, cap);
+				if (strcmp(k, "sval") == 0 && *s->p == '"') {
+					char *slot = out->v[out->n < MAX_NAMES ? out->n : MAX_NAMES - 1];
+
+					read_string(s, slot, NAMEDATALEN_GUARD);
+					if (out->n < MAX_NAMES)
+						out->n++;
+				}
 			}
 		} else {
 			s->p++;
@@ -253,13 +265,31 @@ scan_object(struct scan *s, const char *parent, bool top)
 		read_string(s, key, sizeof(key));
 		s->p++;	/* : */
 		if (strcmp(parent, "FuncCall") == 0 && strcmp(key, "funcname") == 0) {
-			char fn[NAMEDATALEN_GUARD];
+			struct names fn;
 
-			scan_funcname(s, fn, sizeof(fn));
-			if (fn[0] != '\0' && function_denied(w->policy, fn))
+			scan_names(s, &fn);
+			if (fn.n > 0 && function_denied(w->policy, fn.v[fn.n - 1]))
 				refuse(w, "function %s() is not allowed: it changes state outside the "
-				    "transaction or runs SQL the guard cannot check", fn);
+				    "transaction or runs SQL the guard cannot check", fn.v[fn.n - 1]);
 			continue;
+		}
+		if ((strcmp(parent, "ColumnRef") == 0 && strcmp(key, "fields") == 0) ||
+		    (strcmp(parent, "A_Indirection") == 0 && strcmp(key, "indirection") == 0)) {
+			/*
+			 * Attribute notation calls functions too: (x).f and t.c.f mean f(x) and
+			 * f(t.c). Any name after the first of a column reference, and every name
+			 * of an indirection, may be such a call.
+			 */
+			const char *save = s->p;
+			struct names fields;
+			int first = strcmp(parent, "ColumnRef") == 0 ? 1 : 0;
+
+			scan_names(s, &fields);
+			for (int i = first; i < fields.n; i++)
+				if (function_denied(w->policy, fields.v[i]))
+					refuse(w, "%s is not allowed: written as a column or field it still "
+					    "calls the function %s()", fields.v[i], fields.v[i]);
+			s->p = save;	/* walk it as usual too (subscripts hold expressions) */
 		} else if (strcmp(parent, "ParamRef") == 0 && strcmp(key, "number") == 0) {
 			long n = read_number(s);
 
@@ -463,6 +493,7 @@ guard_check_uncached(enum guard_policy policy, const char *sql, size_t len,
     struct guard_verdict *v)
 {
 	PgQueryParseResult r;
+	char *copy;
 
 	memset(v, 0, sizeof(*v));
 	v->allowed = true;
@@ -473,7 +504,12 @@ guard_check_uncached(enum guard_policy policy, const char *sql, size_t len,
 		return;
 	}
 	parser_used = true;
-	r = pg_query_parse(sql);
+	/* libpg_query reads to a NUL: give it exactly the text the verdict is for. */
+	copy = xmalloc(len + 1);
+	memcpy(copy, sql, len);
+	copy[len] = '\0';
+	r = pg_query_parse(copy);
+	free(copy);
 	if (r.error != NULL) {
 		v->allowed = false;
 		v->sqlstate = "42601";

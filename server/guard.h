@@ -35,7 +35,7 @@ struct guard_verdict {
 	int max_param;		/* highest $n referenced */
 };
 
-/* Checks sql under policy; results are cached by (policy, text). */
+/* Checks the len bytes at sql under policy; results are cached by (policy, text). */
 void guard_check(enum guard_policy policy, const char *sql, size_t len, struct guard_verdict *out);
 void guard_cache_clear(void);
 /* Releases libpg_query's memory (for leak checkers at exit). */

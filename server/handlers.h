@@ -18,7 +18,11 @@ void resources_templates_list(struct mcp_session *s, struct mcp_request *rq, str
 void resources_read(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
 void completion_complete(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
 
+/* The resource URI of a table, its parts percent-encoded. */
+void resources_table_uri(struct buf *out, const char *schema, const char *table);
+
 /* prompts.c */
+bool prompts_exists(const char *name);
 void prompts_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
 void prompts_get(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
 

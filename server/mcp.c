@@ -657,11 +657,12 @@ handle_object(struct mcp_session *s, const char *msg, size_t len, struct buf *ou
 	}
 	s->current = &rq;
 	canonical_id(idobj, s->current_id, sizeof(s->current_id));
-	s->cancelled = false;
+	s->cancelled = s->io.cancel_pending != NULL && s->io.cancel_pending(s->io.ctx);
 	jw_init(&w, &result);
 	w.depth = 1;	/* handlers write members of an already open object */
 	w.first[1] = true;
-	fn(s, &rq, &w);
+	if (!s->cancelled)
+		fn(s, &rq, &w);
 	s->current = NULL;
 	if (s->cancelled) {
 		log_info("request %.*s (%s) cancelled by the client; no response sent",

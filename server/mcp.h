@@ -42,6 +42,8 @@ struct mcp_io {
 	void (*send)(void *ctx, const char *msg, size_t len);
 	int watch_fd;
 	int (*on_readable)(void *ctx);	/* 1 = cancel the running request, -1 = input ended */
+	/* true if a cancellation of the request about to run already waits in the input */
+	bool (*cancel_pending)(void *ctx);
 	void *ctx;
 };
 

@@ -199,6 +199,10 @@ put_minified_json(struct buf *out, const char *val, size_t len)
 static void
 put_scalar(struct buf *out, enum pgjson_kind kind, const char *val, size_t len)
 {
+	if (len == 0 && kind != PGJ_BYTEA) {	/* never emit an empty number or literal */
+		put_string(out, val, len);
+		return;
+	}
 	switch (kind) {
 	case PGJ_INT:
 		buf_append(out, val, len);
@@ -238,12 +242,17 @@ put_scalar(struct buf *out, enum pgjson_kind kind, const char *val, size_t len)
 	case PGJ_JSON:
 		put_minified_json(out, val, len);
 		return;
-	case PGJ_BYTEA:
+	case PGJ_BYTEA: {
+		size_t mark = out->len;
+
 		buf_putc(out, '"');
-		if (base64_from_pg_hex(out, val, len) < 0)
+		if (base64_from_pg_hex(out, val, len) < 0) {
+			out->len = mark + 1;	/* drop the groups encoded before the bad digit */
 			json_escape(out, val, len);
+		}
 		buf_putc(out, '"');
 		return;
+	}
 	case PGJ_TIMESTAMP:
 		put_datetime(out, val, len, false);
 		return;
@@ -314,6 +323,8 @@ put_array(struct buf *out, enum pgjson_kind elem, const char *p, const char *end
 
 			while (p < end && *p != ',' && *p != '}')
 				p++;
+			if (p == start)
+				return NULL;	/* an empty unquoted element is not array syntax */
 			if (p - start == 4 && memcmp(start, "NULL", 4) == 0)
 				buf_puts(out, "null");
 			else

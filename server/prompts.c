@@ -58,17 +58,31 @@ static const struct prompt_def prompt_defs[] = {
 
 #define N_PROMPTS (sizeof(prompt_defs) / sizeof(prompt_defs[0]))
 
+bool
+prompts_exists(const char *name)
+{
+	for (size_t i = 0; i < N_PROMPTS; i++)
+		if (strcmp(prompt_defs[i].name, name) == 0)
+			return true;
+	return false;
+}
+
 void
 prompts_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 {
-	size_t offset;
+	size_t offset, end;
 
-	(void)s;
 	if (mcp_read_cursor(rq, &offset) < 0)
 		return;
+	if (offset > N_PROMPTS) {
+		mcp_fail(rq, RPC_INVALID_PARAMS, "Invalid cursor: past the end of the list");
+		return;
+	}
+	end = offset + (size_t)s->cfg->page_size < N_PROMPTS ? offset + (size_t)s->cfg->page_size :
+	    N_PROMPTS;
 	jw_key(w, "prompts");
 	jw_arr_begin(w);
-	for (size_t i = offset; i < N_PROMPTS; i++) {
+	for (size_t i = offset; i < end; i++) {
 		const struct prompt_def *p = &prompt_defs[i];
 
 		jw_obj_begin(w);
@@ -88,6 +102,8 @@ prompts_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 		jw_obj_end(w);
 	}
 	jw_arr_end(w);
+	if (end < N_PROMPTS)
+		mcp_write_cursor(w, end);
 	mcp_write_cache_hints(rq, w, 300000);
 }
 
@@ -174,29 +190,28 @@ prompts_get(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 	tc.rq = rq;
 	db_result_init(&tc.res);
 	if (p->embeds_table) {
-		const char *table = arg_value(args, "table");
-		const char *dot = strchr(table, '.');
-		char *schema = dot ? strndup(table, (size_t)(dot - table)) : NULL;
+		char *schema, *table;
+		struct json_object *d, *sv, *nv;
+		bool found;
 
-		if (!catalog_describe(&tc, schema, dot ? dot + 1 : table, &doc, &why)) {
+		catalog_split_name(arg_value(args, "table"), &schema, &table);
+		found = catalog_describe(&tc, schema, table, &doc, &why);
+		free(schema);
+		free(table);
+		if (!found) {
 			if (why.len)
 				mcp_fail(rq, RPC_INVALID_PARAMS, "Invalid params: %s", buf_cstr(&why));
 			else
 				mcp_fail(rq, RPC_INTERNAL_ERROR, "Internal error: %s",
 				    buf_cstr(&tc.res.message));
-			free(schema);
 			goto out;
 		}
-		free(schema);
-		{
-			struct json_object *d = json_tokener_parse(buf_cstr(&doc)), *sv, *nv;
-
-			buf_puts(&uri, "pgmcp://tables/");
-			if (d && json_object_object_get_ex(d, "schema", &sv) &&
-			    json_object_object_get_ex(d, "name", &nv))
-				buf_printf(&uri, "%s/%s", json_object_get_string(sv), json_object_get_string(nv));
-			json_object_put(d);
-		}
+		/* The URI names the table found (the search_path may have chosen the schema). */
+		d = json_tokener_parse(buf_cstr(&doc));
+		if (d && json_object_object_get_ex(d, "schema", &sv) &&
+		    json_object_object_get_ex(d, "name", &nv))
+			resources_table_uri(&uri, json_object_get_string(sv), json_object_get_string(nv));
+		json_object_put(d);
 	}
 	expand(&text, p->text, args);
 	jw_kstr(w, "description", p->description);

@@ -122,6 +122,15 @@ decode_segment(const char *s, size_t n)
 	return out.data;
 }
 
+void
+resources_table_uri(struct buf *out, const char *schema, const char *table)
+{
+	buf_puts(out, TABLE_URI_PREFIX);
+	put_uri_component(out, schema);
+	buf_putc(out, '/');
+	put_uri_component(out, table);
+}
+
 /* pgmcp://tables/{schema}/{table} -> schema, table */
 static bool
 parse_table_uri(const char *uri, char **schema, char **table)
@@ -191,10 +200,7 @@ resources_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 		if (json_object_object_get_ex(row, "description", &v) && v != NULL)
 			desc = json_object_get_string(v);
 		buf_reset(&uri);
-		buf_puts(&uri, TABLE_URI_PREFIX);
-		put_uri_component(&uri, schema);
-		buf_putc(&uri, '/');
-		put_uri_component(&uri, name);
+		resources_table_uri(&uri, schema, name);
 		snprintf(title, sizeof(title), "%s.%s", schema, name);
 		snprintf(fallback, sizeof(fallback), "Columns, keys, indexes and constraints of %s %s.%s",
 		    kind, schema, name);
@@ -347,8 +353,9 @@ completion_complete(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 	} else if (strcmp(type, "ref/prompt") == 0) {
 		const char *name = string_member(ref, "name");
 
-		if (name == NULL) {
-			mcp_fail(rq, RPC_INVALID_PARAMS, "Invalid params: ref.name is required for ref/prompt");
+		if (name == NULL || !prompts_exists(name)) {
+			mcp_fail(rq, RPC_INVALID_PARAMS, "Invalid params: %s%s", name ? "unknown prompt " :
+			    "ref.name is required for ref/prompt", name ? name : "");
 			return;
 		}
 		qualified = true;	/* prompts take schema.table names */

@@ -61,6 +61,8 @@ void tool_describe_table(struct tool_ctx *tc);
 void tool_list_extensions(struct tool_ctx *tc);
 void tool_database_info(struct tool_ctx *tc);
 
+/* "schema.table", "table" or quoted forms to (schema or NULL, table), as PostgreSQL reads them. */
+void catalog_split_name(const char *name, char **schema, char **table);
 /* Shared by describe_table and resources/read: the table document, or an error message. */
 bool catalog_describe(struct tool_ctx *tc, const char *schema, const char *table,
     struct buf *doc, struct buf *why);

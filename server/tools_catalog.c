@@ -82,6 +82,8 @@ static const char DESCRIBE_SQL[] =
     "  'row_estimate', (SELECT CASE WHEN c.reltuples < 0 OR c.relkind IN ('v', 'f') THEN NULL"
     "   ELSE c.reltuples::bigint END FROM pg_catalog.pg_class c WHERE c.oid = t.oid),"
     "  'total_bytes', CASE WHEN t.relkind IN ('v', 'f') THEN NULL"
+    "   WHEN t.relkind = 'p' THEN (SELECT sum(pg_catalog.pg_total_relation_size(i.inhrelid))::bigint"
+    "   FROM pg_catalog.pg_inherits i WHERE i.inhparent = t.oid)"
     "   ELSE pg_catalog.pg_total_relation_size(t.oid) END,"
     "  'columns', (SELECT pg_catalog.json_agg(pg_catalog.json_build_object("
     "    'name', a.attname, 'type', pg_catalog.format_type(a.atttypid, a.atttypmod),"
@@ -135,7 +137,8 @@ static const char DESCRIBE_SQL[] =
     "  (SELECT pg_catalog.json_agg(x.q) FROM (SELECT n.nspname || '.' || c.relname AS q"
     "   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
     "   WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND " SYSTEM_SCHEMA_FILTER("n")
-    "   AND (c.relname ILIKE '%' || $2 || '%' OR $2 ILIKE '%' || c.relname || '%')"
+    "   AND (c.relname ILIKE '%' || $2 || '%' OR $2 ILIKE '%' || c.relname || '%'"
+    "   OR lower(left(c.relname, 3)) = lower(left($2, 3)))"
     "   ORDER BY 1 LIMIT 10) x))"
     " ELSE pg_catalog.json_build_object('error', 'ambiguous', 'candidates',"
     "  (SELECT pg_catalog.json_agg(nspname || '.' || relname ORDER BY 1) FROM cand)) END";
@@ -248,12 +251,18 @@ tool_list_extensions(struct tool_ctx *tc)
 	run_listing(tc, "extensions", LIST_EXTENSIONS_SQL, params, 1);
 }
 
-/* Strips one level of double quotes ("My Table" -> My Table, "" -> "). */
+/* An identifier without its quotes ("My Table" -> My Table, "" -> "), case kept. */
 static char *
 unquote_ident(const char *s, size_t n)
 {
 	struct buf out = BUF_INIT;
 
+	while (n > 0 && (*s == ' ' || *s == '\t')) {
+		s++;
+		n--;
+	}
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
 	if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
 		for (size_t i = 1; i + 1 < n; i++) {
 			buf_putc(&out, s[i]);
@@ -268,8 +277,8 @@ unquote_ident(const char *s, size_t n)
 }
 
 /* Splits schema.table at the first dot outside double quotes. */
-static void
-split_qualified(const char *name, char **schema, char **table)
+void
+catalog_split_name(const char *name, char **schema, char **table)
 {
 	bool quoted = false;
 
@@ -286,8 +295,52 @@ split_qualified(const char *name, char **schema, char **table)
 	*table = unquote_ident(name, strlen(name));
 }
 
+static char *
+fold_lower(const char *s)
+{
+	char *out = s ? xstrdup(s) : NULL;
+
+	for (char *p = out; p && *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p + 32);
+	return out;
+}
+
+static bool describe_exact(struct tool_ctx *tc, const char *schema, const char *table,
+    struct buf *doc, struct buf *why);
+
+/*
+ * Exact names first; if that finds nothing, the names folded to lower case, as PostgreSQL
+ * would read them unquoted (models write Sales.Orders for sales.orders).
+ */
 bool
 catalog_describe(struct tool_ctx *tc, const char *schema, const char *table, struct buf *doc,
+    struct buf *why)
+{
+	char *lschema, *ltable;
+	bool found;
+
+	if (describe_exact(tc, schema, table, doc, why) || why->len == 0)
+		return !why->len && tc->res.status == DB_OK;
+	lschema = fold_lower(schema);
+	ltable = fold_lower(table);
+	if ((schema && strcmp(schema, lschema) != 0) || strcmp(table, ltable) != 0) {
+		struct buf why2 = BUF_INIT;
+
+		found = describe_exact(tc, lschema, ltable, doc, &why2);
+		if (found)
+			buf_reset(why);
+		buf_free(&why2);
+	} else {
+		found = false;
+	}
+	free(lschema);
+	free(ltable);
+	return found;
+}
+
+static bool
+describe_exact(struct tool_ctx *tc, const char *schema, const char *table, struct buf *doc,
     struct buf *why)
 {
 	struct db_request req;
@@ -335,10 +388,14 @@ tool_describe_table(struct tool_ctx *tc)
 	    !tool_arg_string(tc, "schema", false, &schema_arg))
 		return;
 	if (schema_arg != NULL) {
+		/* Given apart, both are exact names (quotes, if any, are removed). */
+		size_t n = strlen(name);
+
 		schema = xstrdup(schema_arg);
-		table = unquote_ident(name, strlen(name));
+		table = n >= 2 && name[0] == '"' && name[n - 1] == '"' ? unquote_ident(name, n) :
+		    xstrdup(name);
 	} else {
-		split_qualified(name, &schema, &table);
+		catalog_split_name(name, &schema, &table);
 	}
 	if (catalog_describe(tc, schema, table, &doc, &why))
 		tool_result_json(tc, doc.data, doc.len);
