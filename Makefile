@@ -31,6 +31,8 @@ SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/server/main.o
 UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 
+.SECONDARY:
+
 .PHONY: all check check-fast unit asan valgrind interop deps demo install uninstall clean bench
 
 all: $(BUILD)/pgmcp
