@@ -1,6 +1,8 @@
 /* base64.c: base64 encoding, including a direct path from PostgreSQL's hex bytea text. */
 #include "base64.h"
 
+#include <string.h>
+
 static const char alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -27,6 +29,32 @@ base64_encode(struct buf *out, const unsigned char *data, size_t len)
 		encode_group(out, data + i, 3);
 	if (i < len)
 		encode_group(out, data + i, len - i);
+}
+
+int
+base64_decode(struct buf *out, const char *in, size_t len)
+{
+	unsigned acc = 0;
+	int bits = 0;
+	size_t pad = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		const char *pos;
+
+		if (in[i] == '=') {
+			pad++;
+			continue;
+		}
+		if (pad > 0 || in[i] == '\0' || (pos = strchr(alphabet, in[i])) == NULL)
+			return -1;
+		acc = acc << 6 | (unsigned)(pos - alphabet);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			buf_putc(out, (char)((acc >> bits) & 0xFF));
+		}
+	}
+	return pad > 2 ? -1 : 0;
 }
 
 static int

@@ -36,6 +36,31 @@ const struct conf_key config_keys[] = {
 	{ "limits.max_message_bytes", CONF_SIZE, OFF(max_message_bytes), 1024, 1LL << 30, "4MB",
 	    NULL, CONF_RELOADABLE },
 	{ "limits.page_size", CONF_INT, OFF(page_size), 1, 10000, "100", NULL, CONF_RELOADABLE },
+	{ "workers", CONF_INT, OFF(workers), 1, 256, "4", NULL, CONF_RELOADABLE },
+	{ "max_connections_per_worker", CONF_INT, OFF(max_connections_per_worker), 0, 1000000000,
+	    "10000", NULL, CONF_RELOADABLE },
+	{ "shutdown_timeout", CONF_DURATION, OFF(shutdown_timeout_ms), 0, 3600000, "10s", NULL,
+	    CONF_RELOADABLE },
+	{ "http.path_prefix", CONF_STRING, OFF(http_path_prefix), 0, 0, "", NULL, CONF_RELOADABLE },
+	{ "http.header_timeout", CONF_DURATION, OFF(http_header_timeout_ms), 100, 3600000, "10s",
+	    NULL, CONF_RELOADABLE },
+	{ "http.request_timeout", CONF_DURATION, OFF(http_request_timeout_ms), 100, 3600000, "30s",
+	    NULL, CONF_RELOADABLE },
+	{ "http.idle_timeout", CONF_DURATION, OFF(http_idle_timeout_ms), 100, 3600000, "60s", NULL,
+	    CONF_RELOADABLE },
+	{ "http.max_header_bytes", CONF_SIZE, OFF(http_max_header_bytes), 1024, 1024 * 1024, "16kB",
+	    NULL, CONF_RELOADABLE },
+	{ "http.max_headers", CONF_INT, OFF(http_max_headers), 8, 1000, "64", NULL, CONF_RELOADABLE },
+	{ "http.max_requests_per_connection", CONF_INT, OFF(http_max_requests_per_connection), 1,
+	    1000000, "1000", NULL, CONF_RELOADABLE },
+	{ "http.sse_heartbeat", CONF_DURATION, OFF(http_sse_heartbeat_ms), 1000, 3600000, "15s",
+	    NULL, CONF_RELOADABLE },
+	{ "http.session_ttl", CONF_DURATION, OFF(http_session_ttl_ms), 1000, 30LL * DAY_MS, "24h",
+	    NULL, CONF_RELOADABLE },
+	{ "http.queue_timeout", CONF_DURATION, OFF(http_queue_timeout_ms), 0, 60000, "250ms", NULL,
+	    CONF_RELOADABLE },
+	{ "http.auth_tokens_file", CONF_STRING, OFF(http_auth_tokens_file), 0, 0, NULL, NULL,
+	    CONF_RELOADABLE },
 	{ "log.level", CONF_ENUM, OFF(log_level), 0, 0, "info", level_values, CONF_RELOADABLE },
 	{ "log.format", CONF_ENUM, OFF(log_format), 0, 0, "logfmt", format_values, CONF_RELOADABLE },
 	{ "log.file", CONF_STRING, OFF(log_file), 0, 0, NULL, NULL, 0 },
@@ -110,7 +135,184 @@ tools_section(struct conf_ctx *ctx, yaml_node_t *node, void *settings)
 	}
 }
 
+/* Parses "0660" (octal) for a unix socket mode. */
+static int
+parse_mode(const char *text)
+{
+	char *end;
+	long v = strtol(text, &end, 8);
+
+	return *text && *end == '\0' && v >= 0 && v <= 0777 ? (int)v : -1;
+}
+
+static int
+parse_protocols(const char *text)
+{
+	if (strcmp(text, "http") == 0)
+		return LISTEN_HTTP;
+	if (strcmp(text, "framed") == 0 || strcmp(text, "jsonrpc") == 0)
+		return LISTEN_FRAMED;
+	return 0;
+}
+
+static struct listen_setting *
+new_listener(struct config *cfg)
+{
+	struct listen_setting *l;
+
+	cfg->listen = realloc(cfg->listen, (cfg->n_listen + 1) * sizeof(*cfg->listen));
+	if (cfg->listen == NULL)
+		fatalx("out of memory");
+	l = &cfg->listen[cfg->n_listen++];
+	memset(l, 0, sizeof(*l));
+	l->protocols = LISTEN_HTTP | LISTEN_FRAMED;
+	l->mode = -1;
+	return l;
+}
+
+/*
+ * listen: a list of addresses ("127.0.0.1:8080", "[::1]:8080", "unix:/run/pgmcp.sock") or of
+ * mappings { address, protocols: [http, framed], mode: "0660", owner: "user:group" }.
+ */
+static void
+listen_section(struct conf_ctx *ctx, yaml_node_t *node, void *settings)
+{
+	struct config *cfg = settings;
+
+	if (node->type == YAML_SCALAR_NODE && node->data.scalar.length == 0)
+		return;
+	if (node->type != YAML_SEQUENCE_NODE) {
+		conf_error_at(ctx, node, "listen", "expected a list of addresses, e.g. "
+		    "[\"127.0.0.1:8080\"]");
+		return;
+	}
+	for (yaml_node_item_t *it = node->data.sequence.items.start;
+	    it < node->data.sequence.items.top; it++) {
+		yaml_node_t *item = conf_node(ctx, *it);
+		struct listen_setting *l;
+		char origin[512];
+
+		snprintf(origin, sizeof(origin), "%s:%zu:%zu", ctx->file, item->start_mark.line + 1,
+		    item->start_mark.column + 1);
+		if (item->type == YAML_SCALAR_NODE) {
+			char *text = conf_scalar(ctx, item, "listen");
+
+			if (text == NULL)
+				continue;
+			l = new_listener(cfg);
+			l->address = text;
+			l->origin = xstrdup(origin);
+			continue;
+		}
+		if (item->type != YAML_MAPPING_NODE) {
+			conf_error_at(ctx, item, "listen", "each listener is an address or a mapping");
+			continue;
+		}
+		l = new_listener(cfg);
+		l->origin = xstrdup(origin);
+		for (yaml_node_pair_t *p = item->data.mapping.pairs.start;
+		    p < item->data.mapping.pairs.top; p++) {
+			const char *key = conf_key_text(ctx, p);
+			yaml_node_t *v = conf_node(ctx, p->value);
+			char path[64];
+			char *text = NULL;
+
+			snprintf(path, sizeof(path), "listen.%s", key ? key : "?");
+			if (key != NULL && strcmp(key, "protocols") == 0) {
+				if (v->type == YAML_SCALAR_NODE) {
+					text = conf_scalar(ctx, v, path);
+					if (text && (l->protocols = parse_protocols(text)) == 0)
+						conf_error_at(ctx, v, path, "expected http or framed, got \"%s\"",
+						    text);
+				} else if (v->type == YAML_SEQUENCE_NODE) {
+					l->protocols = 0;
+					for (yaml_node_item_t *q = v->data.sequence.items.start;
+					    q < v->data.sequence.items.top; q++) {
+						yaml_node_t *pv = conf_node(ctx, *q);
+						char *pt = conf_scalar(ctx, pv, path);
+						int bit = pt ? parse_protocols(pt) : 0;
+
+						if (pt && bit == 0)
+							conf_error_at(ctx, pv, path, "expected http or framed, got "
+							    "\"%s\"", pt);
+						l->protocols |= bit;
+						free(pt);
+					}
+					if (l->protocols == 0)
+						conf_error_at(ctx, v, path, "name at least one of http, framed");
+				} else {
+					conf_error_at(ctx, v, path, "expected http, framed or a list of them");
+				}
+			} else if (key != NULL && (strcmp(key, "address") == 0 || strcmp(key, "mode") == 0 ||
+			    strcmp(key, "owner") == 0)) {
+				text = conf_scalar(ctx, v, path);
+				if (text == NULL)
+					continue;
+				if (strcmp(key, "address") == 0) {
+					free(l->address);
+					l->address = text;
+					text = NULL;
+				} else if (strcmp(key, "owner") == 0) {
+					free(l->owner);
+					l->owner = text;
+					text = NULL;
+				} else if ((l->mode = parse_mode(text)) < 0) {
+					conf_error_at(ctx, v, path, "expected an octal mode such as \"0660\", "
+					    "got \"%s\"", text);
+				}
+			} else {
+				conf_error_at(ctx, conf_node(ctx, p->key), path,
+				    "unknown setting (a listener takes: address, protocols, mode, owner)");
+			}
+			free(text);
+		}
+		if (l->address == NULL)
+			conf_error_at(ctx, item, "listen", "this listener has no address");
+	}
+}
+
+/* A list of strings: http.allowed_origins. */
+static void
+origins_section(struct conf_ctx *ctx, yaml_node_t *node, void *settings)
+{
+	struct config *cfg = settings;
+
+	if (node->type == YAML_SCALAR_NODE && node->data.scalar.length == 0)
+		return;
+	if (node->type != YAML_SEQUENCE_NODE) {
+		conf_error_at(ctx, node, "http.allowed_origins", "expected a list of origins such as "
+		    "[\"https://app.example.com\"]");
+		return;
+	}
+	for (yaml_node_item_t *it = node->data.sequence.items.start;
+	    it < node->data.sequence.items.top; it++) {
+		char *text = conf_scalar(ctx, conf_node(ctx, *it), "http.allowed_origins");
+
+		if (text == NULL)
+			continue;
+		cfg->http_allowed_origins = realloc(cfg->http_allowed_origins,
+		    (cfg->n_http_allowed_origins + 1) * sizeof(char *));
+		if (cfg->http_allowed_origins == NULL)
+			fatalx("out of memory");
+		cfg->http_allowed_origins[cfg->n_http_allowed_origins++] = text;
+	}
+}
+
+int
+config_add_listen(struct config *cfg, const char *address, const char *origin,
+    struct conf_errors *errors)
+{
+	struct listen_setting *l = new_listener(cfg);
+
+	(void)errors;
+	l->address = xstrdup(address);
+	l->origin = xstrdup(origin);
+	return 0;
+}
+
 static const struct conf_section config_sections[] = {
+	{ "listen", listen_section },
+	{ "http.allowed_origins", origins_section },
 	{ "tools", tools_section },
 	{ NULL, NULL },
 };
@@ -186,6 +388,15 @@ void
 config_free(struct config *cfg)
 {
 	conf_free(config_keys, cfg);
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		free(cfg->listen[i].address);
+		free(cfg->listen[i].owner);
+		free(cfg->listen[i].origin);
+	}
+	free(cfg->listen);
+	for (size_t i = 0; i < cfg->n_http_allowed_origins; i++)
+		free(cfg->http_allowed_origins[i]);
+	free(cfg->http_allowed_origins);
 	for (size_t i = 0; i < cfg->n_tools; i++)
 		free(cfg->tools[i].name);
 	free(cfg->tools);

@@ -19,6 +19,17 @@ struct tool_setting {
 	size_t line, column;
 };
 
+#define LISTEN_HTTP 0x01
+#define LISTEN_FRAMED 0x02
+
+struct listen_setting {
+	char *address;		/* host:port, [v6]:port, or unix:/path */
+	int protocols;		/* LISTEN_HTTP | LISTEN_FRAMED (sniffed per connection) */
+	int mode;		/* unix sockets: permissions, or -1 */
+	char *owner;		/* unix sockets: user[:group], or NULL */
+	char *origin;		/* file:line:col or "--listen", for messages */
+};
+
 struct config {
 	/* database */
 	char *dsn;
@@ -38,6 +49,26 @@ struct config {
 	int log_level;
 	int log_format;
 	char *log_file;
+	/* daemon */
+	struct listen_setting *listen;
+	size_t n_listen;
+	int64_t workers;
+	int64_t max_connections_per_worker;
+	int64_t shutdown_timeout_ms;
+	/* http */
+	char *http_path_prefix;
+	int64_t http_header_timeout_ms;
+	int64_t http_request_timeout_ms;
+	int64_t http_idle_timeout_ms;
+	int64_t http_max_header_bytes;
+	int64_t http_max_headers;
+	int64_t http_max_requests_per_connection;
+	int64_t http_sse_heartbeat_ms;
+	int64_t http_session_ttl_ms;
+	int64_t http_queue_timeout_ms;
+	char **http_allowed_origins;
+	size_t n_http_allowed_origins;
+	char *http_auth_tokens_file;
 	/* tools: per-name switches, checked against the tool registry after loading */
 	struct tool_setting *tools;
 	size_t n_tools;
@@ -54,6 +85,9 @@ extern const struct conf_key config_keys[];
  */
 int config_load(struct config *cfg, const char *file, const char *const *sets, size_t n_sets,
     const char *dsn_arg, struct conf_errors *errors);
+/* Replaces the file's listeners with one from the command line (--listen ADDR). */
+int config_add_listen(struct config *cfg, const char *address, const char *origin,
+    struct conf_errors *errors);
 void config_free(struct config *cfg);
 /* The DSN with any password replaced by "********", for logs. Caller frees. */
 char *config_redact_dsn(const char *dsn);

@@ -48,6 +48,7 @@ struct call {
 	const struct db_waiter *waiter;
 	struct db_result *res;
 	int watch_fd;
+	int watch_fd2;
 	bool broken;		/* the connection failed mid-call */
 	bool client_cancelled;
 	bool internal_cancel;	/* we cancelled because the result was already truncated */
@@ -447,9 +448,10 @@ next_result(struct call *c)
 	PGconn *conn = c->db->conn;
 
 	while (!c->broken && PQisBusy(conn)) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 			{ PQsocket(conn), POLLIN, 0 },
 			{ c->watch_fd, POLLIN, 0 },
+			{ c->watch_fd2, POLLIN, 0 },
 		};
 		int64_t now = now_us();
 		int rc;
@@ -464,16 +466,16 @@ next_result(struct call *c)
 			c->internal_cancel = true;	/* statement_timeout should have fired */
 			send_cancel(c);
 		}
-		rc = poll(pfd, c->watch_fd >= 0 ? 2 : 1, (int)(PROGRESS_EVERY_US / 1000));
+		rc = poll(pfd, 3, (int)(PROGRESS_EVERY_US / 1000));
 		if (rc < 0 && errno != EINTR) {
 			c->broken = true;
 			break;
 		}
-		if (c->watch_fd >= 0 && pfd[1].revents != 0) {
+		if ((pfd[1].fd >= 0 && pfd[1].revents != 0) || (pfd[2].fd >= 0 && pfd[2].revents != 0)) {
 			int verdict = c->waiter->on_readable(c->waiter->ctx);
 
 			if (verdict != 0)
-				c->watch_fd = -1;	/* cancelled, or nothing more will come */
+				c->watch_fd = c->watch_fd2 = -1;	/* cancelled, or nothing more will come */
 			if (verdict > 0) {
 				c->client_cancelled = true;
 				send_cancel(c);
@@ -889,6 +891,7 @@ db_call(struct db *db, const struct db_request *req, const struct db_waiter *wai
 		c.waiter = waiter;
 		c.res = res;
 		c.watch_fd = waiter != NULL && waiter->on_readable != NULL ? waiter->fd : -1;
+		c.watch_fd2 = waiter != NULL && waiter->on_readable != NULL ? waiter->fd2 : -1;
 		c.start_us = c.last_progress_us = now_us();
 		c.deadline_us = timeout_ms > 0 ? c.start_us + timeout_ms * 1000 + 2000000 : INT64_MAX / 2;
 

@@ -17,6 +17,7 @@ struct db;
 /* Lets a running call watch the client (for cancellation) and report progress. */
 struct db_waiter {
 	int fd;				/* client input to watch, or -1 */
+	int fd2;			/* a second one (the worker's control socket), or -1 */
 	int (*on_readable)(void *ctx);	/* 1 = cancel, -1 = stop watching fd, 0 = go on */
 	void (*on_progress)(void *ctx, const char *what, int64_t rows, int64_t elapsed_us);
 	void *ctx;

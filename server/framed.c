@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "log.h"
 #include "mcp.h"
+#include "util.h"
 
 #define READ_CHUNK 65536
 
@@ -26,6 +27,7 @@ struct framed {
 	bool discarding;	/* skipping the rest of an oversized line */
 	size_t max_line;
 	struct mcp_session *session;
+	const struct framed_opts *opts;
 };
 
 static void
@@ -35,6 +37,9 @@ write_all(struct framed *f, const char *a, size_t alen, const char *b, size_t bl
 	int n = 2;
 	struct iovec *v = iov;
 
+	int64_t deadline = f->opts && f->opts->write_timeout_ms > 0 ?
+	    now_us() + f->opts->write_timeout_ms * 1000 : INT64_MAX;
+
 	if (f->out_broken)
 		return;
 	while (n > 0) {
@@ -43,7 +48,7 @@ write_all(struct framed *f, const char *a, size_t alen, const char *b, size_t bl
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN) {
+			if (errno == EAGAIN && now_us() < deadline) {
 				struct pollfd pfd = { f->out_fd, POLLOUT, 0 };
 
 				poll(&pfd, 1, 1000);
@@ -78,9 +83,24 @@ read_some(struct framed *f)
 	ssize_t n;
 
 	buf_reserve(&f->in, READ_CHUNK);
-	do {
+	for (;;) {
 		n = read(f->in_fd, f->in.data + f->in.len, READ_CHUNK);
-	} while (n < 0 && errno == EINTR);
+		if (n >= 0 || (errno != EINTR && errno != EAGAIN))
+			break;
+		if (errno == EAGAIN) {
+			/* A socket: wait for input, the idle deadline, or the worker being stopped. */
+			const struct framed_opts *o = f->opts;
+			struct pollfd pfd[2] = { { f->in_fd, POLLIN, 0 }, { o ? o->stop_fd : -1, POLLIN, 0 } };
+			int timeout = o && o->idle_timeout_ms > 0 ? (int)o->idle_timeout_ms : -1;
+			int rc = poll(pfd, o && o->stop_fd >= 0 ? 2 : 1, timeout);
+
+			if (rc == 0 || (rc > 0 && pfd[1].revents != 0)) {
+				log_debug("closing an idle framed session");
+				f->eof = true;
+				return 0;
+			}
+		}
+	}
 	if (n > 0)
 		f->in.len += (size_t)n;
 	else if (n == 0)
@@ -130,9 +150,10 @@ on_readable(void *ctx)
 {
 	struct framed *f = ctx;
 
-	/* End of input is not a cancellation: "printf ... | pgmcp" still wants its answers. */
+	/* End of input is not a cancellation on stdio ("printf ... | pgmcp" still wants its
+	 * answers); on a socket it means the client is gone. */
 	if (f->eof || (read_some(f) <= 0 && f->eof))
-		return -1;
+		return f->opts && f->opts->eof_cancels ? 1 : -1;
 	return scan_for_cancel(f) ? 1 : 0;
 }
 
@@ -168,7 +189,7 @@ oversized(struct framed *f, struct buf *out)
 
 int
 framed_serve(const struct config *cfg, struct db *db, int in_fd, int out_fd,
-    const char *preread, size_t preread_len)
+    const char *preread, size_t preread_len, const struct framed_opts *opts)
 {
 	struct framed f = { 0 };
 	struct mcp_session session;
@@ -179,12 +200,15 @@ framed_serve(const struct config *cfg, struct db *db, int in_fd, int out_fd,
 	f.out_fd = out_fd;
 	f.max_line = (size_t)cfg->max_message_bytes;
 	f.session = &session;
+	f.opts = opts;
 	io.send = send_message;
 	io.watch_fd = in_fd;
+	io.watch_fd2 = -1;
 	io.on_readable = on_readable;
 	io.cancel_pending = cancel_pending;
 	io.ctx = &f;
 	mcp_session_init(&session, cfg, db, &io);
+	session.stats = opts ? opts->stats : NULL;
 	if (preread_len > 0)
 		buf_append(&f.in, preread, preread_len);
 

@@ -11,6 +11,8 @@ void tools_build(struct mcp_session *s);
 void tools_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
 void tools_call(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
 bool tools_is_known(const char *name);
+size_t tools_count(void);
+const char *tools_name_at(size_t i);
 
 /* resources.c */
 void resources_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w);

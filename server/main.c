@@ -8,7 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include "config.h"
+#include "daemon.h"
 #include "db.h"
 #include "exitcode.h"
 #include "framed.h"
@@ -65,7 +69,8 @@ static const char USAGE[] =
 "Documentation: man pgmcp, README.md.\n";
 
 enum {
-	OPT_STDIO = 256, OPT_DSN, OPT_ACCESS, OPT_READ_WRITE, OPT_SET, OPT_LOG_LEVEL,
+	OPT_STDIO = 256, OPT_DSN, OPT_ACCESS, OPT_READ_WRITE, OPT_SET, OPT_LOG_LEVEL, OPT_LISTEN,
+	OPT_WORKERS, OPT_SINGLE,
 };
 
 static const struct option long_options[] = {
@@ -76,6 +81,10 @@ static const struct option long_options[] = {
 	{ "read-write", no_argument, NULL, OPT_READ_WRITE },
 	{ "set", required_argument, NULL, OPT_SET },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "single", no_argument, NULL, OPT_SINGLE },
+	{ "foreground", no_argument, NULL, 'F' },
 	{ "check-config", no_argument, NULL, 't' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -97,126 +106,168 @@ usage_error(const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
-/* Tool names in the file must exist: a typo should not silently leave a tool enabled. */
-static int
-check_tool_names(const struct config *cfg, struct conf_errors *errors)
+static void
+apply_logging(const struct config *cfg)
 {
-	int bad = 0;
-
-	for (size_t i = 0; i < cfg->n_tools; i++) {
-		if (tools_is_known(cfg->tools[i].name))
-			continue;
-		buf_printf(&errors->text, "%s:%zu:%zu: tools.%s: unknown tool (built-in tools: query, "
-		    "execute, list_schemas, list_tables, describe_table, explain, list_extensions, "
-		    "database_info)\n", cfg->file ? cfg->file : "(config)", cfg->tools[i].line,
-		    cfg->tools[i].column, cfg->tools[i].name);
-		errors->count++;
-		bad++;
+	log_set_level((enum log_level)cfg->log_level);
+	log_set_format((enum log_format)cfg->log_format);
+	if (cfg->log_file != NULL && cfg->log_file[0] != '\0' && log_open_file(cfg->log_file) < 0) {
+		fprintf(stderr, "pgmcp: cannot open log.file %s: %s\n", cfg->log_file, strerror(errno));
+		exit(EXIT_CONFIG);
 	}
-	return bad;
+}
+
+/* One session on stdin/stdout. A socket on stdin (inetd, systemd Accept=yes) may speak HTTP. */
+static int
+run_stdio(struct config *cfg)
+{
+	struct stat st;
+	struct db *db;
+	int rc = 0;
+
+	if (isatty(STDIN_FILENO))
+		fprintf(stderr, "pgmcp: serving MCP (newline-delimited JSON-RPC) on stdin/stdout; "
+		    "end with Ctrl-D. See pgmcp --help.\n");
+	if (fstat(STDIN_FILENO, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		struct daemon d = { .cfg = cfg };
+
+		/* The connection itself: framed JSON-RPC or one HTTP connection, sniffed. */
+		fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
+		return worker_serve_fd(&d, STDIN_FILENO);
+	}
+	db = db_new(cfg);
+	db_connect_start(db);	/* the handshake proceeds while the client initializes */
+	rc = framed_serve(cfg, db, STDIN_FILENO, STDOUT_FILENO, NULL, 0, NULL);
+	db_free(db);
+	return rc == 0 ? EXIT_NORMAL : EXIT_SICK;
 }
 
 int
 main(int argc, char **argv)
 {
-	const char *config_file = NULL, *dsn = NULL;
 	const char **sets = xcalloc((size_t)argc + 2, sizeof(char *));
-	size_t n_sets = 0;
-	bool check_only = false;
-	struct conf_errors errors = { BUF_INIT, 0 };
-	struct config cfg;
-	struct db *db;
+	const char **listen = xcalloc((size_t)argc + 2, sizeof(char *));
+	struct config_source src = { 0 };
+	struct config *cfg = xcalloc(1, sizeof(*cfg));
+	bool check_only = false, stdio_mode = false, single = false;
+	struct daemon d;
 	int opt, rc;
+	int64_t n;
 
 	log_init("pgmcp", LOG_LEVEL_INFO, LOG_FORMAT_LOGFMT);
-	while ((opt = getopt_long(argc, argv, "c:thV", long_options, NULL)) != -1) {
+	src.sets = sets;
+	src.listen = listen;
+	while ((opt = getopt_long(argc, argv, "c:tFhV", long_options, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			config_file = optarg;
+			src.file = optarg;
 			break;
 		case OPT_STDIO:
+			stdio_mode = true;
 			break;
 		case OPT_DSN:
-			dsn = optarg;
+			src.dsn = optarg;
 			break;
 		case OPT_ACCESS:
-			sets[n_sets++] = strcmp(optarg, "read_write") == 0 ? "access=read_write" :
-			    strcmp(optarg, "read_only") == 0 ? "access=read_only" : NULL;
-			if (sets[n_sets - 1] == NULL)
+			if (strcmp(optarg, "read_write") != 0 && strcmp(optarg, "read_only") != 0)
 				usage_error("--access must be read_only or read_write, not \"%s\"", optarg);
+			sets[src.n_sets++] = strcmp(optarg, "read_write") == 0 ? "access=read_write" :
+			    "access=read_only";
 			break;
 		case OPT_READ_WRITE:
-			sets[n_sets++] = "access=read_write";
+			sets[src.n_sets++] = "access=read_write";
 			break;
 		case OPT_SET:
 			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
 				usage_error("--set takes KEY=VALUE, got \"%s\"", optarg);
-			sets[n_sets++] = optarg;
+			sets[src.n_sets++] = optarg;
 			break;
 		case OPT_LOG_LEVEL: {
 			static char level[64];
 
 			snprintf(level, sizeof(level), "log.level=%s", optarg);
-			sets[n_sets++] = level;
+			sets[src.n_sets++] = level;
 			break;
 		}
+		case OPT_LISTEN:
+			listen[src.n_listen++] = optarg;
+			break;
+		case OPT_WORKERS:
+			if (parse_int64(optarg, &n) < 0 || n < 1 || n > SB_MAX_SLOTS)
+				usage_error("--workers takes a number from 1 to %d, got \"%s\"", SB_MAX_SLOTS,
+				    optarg);
+			src.workers = n;
+			break;
+		case OPT_SINGLE:
+			single = true;
+			break;
+		case 'F':
+			break;	/* always in the foreground: systemd and containers want that */
 		case 't':
 			check_only = true;
 			break;
 		case 'h':
 			fputs(USAGE, stdout);
-			free(sets);
 			return EXIT_NORMAL;
 		case 'V':
 			printf("pgmcp %s\n", PGMCP_VERSION);
-			free(sets);
 			return EXIT_NORMAL;
 		default:
 			fprintf(stderr, "Try 'pgmcp --help' for more information.\n");
-			free(sets);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
-		if (dsn != NULL || optind + 1 < argc)
-			usage_error("unexpected argument \"%s\" (give one DSN)", argv[optind + (dsn ? 0 : 1)]);
-		dsn = argv[optind];
+		if (src.dsn != NULL || optind + 1 < argc)
+			usage_error("unexpected argument \"%s\" (give one DSN)",
+			    argv[optind + (src.dsn ? 0 : 1)]);
+		src.dsn = argv[optind];
 	}
-
-	config_load(&cfg, config_file, sets, n_sets, dsn, &errors);
-	check_tool_names(&cfg, &errors);
-	free(sets);
-	if (errors.count > 0) {
-		fputs(buf_cstr(&errors.text), stderr);
-		fprintf(stderr, "pgmcp: %d configuration error%s\n", errors.count,
-		    errors.count == 1 ? "" : "s");
-		conf_errors_free(&errors);
-		config_free(&cfg);
+	if (daemon_load_config(&src, cfg, false) > 0) {
+		config_free(cfg);
 		return EXIT_CONFIG;
 	}
-	conf_errors_free(&errors);
 	if (check_only) {
 		printf("configuration OK\n");
-		config_free(&cfg);
+		config_free(cfg);
+		free(cfg);
 		return EXIT_NORMAL;
 	}
-	log_set_level((enum log_level)cfg.log_level);
-	log_set_format((enum log_format)cfg.log_format);
-	if (cfg.log_file != NULL && cfg.log_file[0] != '\0' && log_open_file(cfg.log_file) < 0) {
-		fprintf(stderr, "pgmcp: cannot open log.file %s: %s\n", cfg.log_file, strerror(errno));
-		config_free(&cfg);
-		return EXIT_CONFIG;
-	}
+	apply_logging(cfg);
 	signal(SIGPIPE, SIG_IGN);
-	if (isatty(STDIN_FILENO))
-		fprintf(stderr, "pgmcp: serving MCP (newline-delimited JSON-RPC) on stdin/stdout; "
-		    "end with Ctrl-D. See pgmcp --help.\n");
 
-	db = db_new(&cfg);
-	db_connect_start(db);	/* the handshake proceeds while the client initializes */
-	rc = framed_serve(&cfg, db, STDIN_FILENO, STDOUT_FILENO, NULL, 0);
-	db_free(db);
+	memset(&d, 0, sizeof(d));
+	d.cfg = cfg;
+	d.src = src;
+	d.single = single;
+	if (!stdio_mode) {
+		struct buf err = BUF_INIT;
+		int adopted = listeners_adopt_systemd(&d.ls, &err);
+
+		if (adopted < 0) {
+			fprintf(stderr, "pgmcp: %s\n", buf_cstr(&err));
+			return EXIT_CONFIG;
+		}
+		if (adopted > 0 && cfg->n_listen > 0)
+			log_warnx("using %d sockets from systemd (LISTEN_FDS); listen: is ignored", adopted);
+		if (adopted == 0 && cfg->n_listen > 0 && listeners_open(cfg, &d.ls, &err) < 0) {
+			fprintf(stderr, "pgmcp: %s\n", buf_cstr(&err));
+			return EXIT_CONFIG;
+		}
+		buf_free(&err);
+	}
+	if (stdio_mode || d.ls.n == 0) {
+		rc = run_stdio(cfg);
+	} else if (single) {
+		worker_serve_single(&d);
+	} else {
+		rc = master_run(&d);
+		listeners_close(&d.ls, true);
+	}
 	guard_shutdown();
-	config_free(&cfg);
-	return rc == 0 ? EXIT_NORMAL : EXIT_SICK;
+	config_free(d.cfg);
+	free(d.cfg);
+	free(sets);
+	free(listen);
+	return rc;
 }

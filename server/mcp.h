@@ -16,6 +16,7 @@
 
 struct json_object;
 struct db;
+struct sb_counters;
 
 /* JSON-RPC and MCP error codes. */
 #define RPC_PARSE_ERROR -32700
@@ -41,6 +42,7 @@ enum mcp_log_level {
 struct mcp_io {
 	void (*send)(void *ctx, const char *msg, size_t len);
 	int watch_fd;
+	int watch_fd2;		/* a second input to watch (the worker's control socket), or -1 */
 	int (*on_readable)(void *ctx);	/* 1 = cancel the running request, -1 = input ended */
 	/* true if a cancellation of the request about to run already waits in the input */
 	bool (*cancel_pending)(void *ctx);
@@ -77,6 +79,7 @@ struct mcp_session {
 	struct mcp_request *current;	/* the request a cancellation would target */
 	char current_id[128];	/* its id, canonical, for matching notifications/cancelled */
 	bool cancelled;
+	struct sb_counters *stats;	/* daemon metrics, or NULL */
 	struct buf tools_json;	/* tools/list entries, built once */
 	size_t n_tools;
 	size_t *tool_offsets;	/* start of each tool's JSON in tools_json (+1 sentinel) */

@@ -18,6 +18,7 @@ struct tool_ctx {
 	struct jw *w;			/* the tools/call result's members */
 	struct db_result res;
 	bool done;
+	bool failed;
 	/* bound parameters for the statement being run */
 	const char **params;
 	int nparams;

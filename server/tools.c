@@ -9,6 +9,7 @@
 #include <json.h>
 
 #include "handlers.h"
+#include "scoreboard.h"
 #include "log.h"
 #include "util.h"
 
@@ -170,6 +171,18 @@ tools_is_known(const char *name)
 	return false;
 }
 
+size_t
+tools_count(void)
+{
+	return N_TOOL_DEFS;
+}
+
+const char *
+tools_name_at(size_t i)
+{
+	return i < N_TOOL_DEFS ? tool_defs[i].name : "?";
+}
+
 static bool
 tool_offered(const struct config *cfg, const struct tool_def *t)
 {
@@ -286,6 +299,7 @@ tool_error(struct tool_ctx *tc, const char *fmt, ...)
 	if (tc->done)
 		return;
 	tc->done = true;
+	tc->failed = true;
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
@@ -634,10 +648,11 @@ tool_request_defaults(struct tool_ctx *tc, struct db_request *req)
 void
 tool_run(struct tool_ctx *tc, struct db_request *req)
 {
-	struct db_waiter waiter = { tc->s->io.watch_fd, waiter_readable, waiter_progress, tc };
+	struct db_waiter waiter = { tc->s->io.watch_fd, tc->s->io.watch_fd2, waiter_readable,
+		waiter_progress, tc };
 
 	if (tc->s->io.on_readable == NULL)
-		waiter.fd = -1;
+		waiter.fd = waiter.fd2 = -1;
 	db_call(tc->s->db, req, &waiter, &tc->res);
 }
 
@@ -687,6 +702,23 @@ tools_call(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 	t->call(&tc);
 	if (!tc.done)
 		tool_error(&tc, "internal error: the tool produced no result");
+	if (s->stats != NULL) {
+		size_t idx = (size_t)(t - tool_defs);
+		struct sb_counters *st = s->stats;
+
+		if (idx < SB_TOOLS) {
+			if (tc.failed)
+				st->tool_error[idx]++;
+			else
+				st->tool_ok[idx]++;
+		}
+		sb_observe_latency(st, (double)(now_us() - start) / 1000.0);
+		st->rows += (uint64_t)tc.res.row_count;
+		st->bytes += tc.res.rows.len;
+		st->truncations += tc.res.truncated;
+		st->timeouts += tc.res.timed_out;
+		st->cancellations += tc.res.status == DB_CANCELLED;
+	}
 	log_debug("tool %s: %s in %.1f ms", t->name, tc.res.status == DB_OK ? "ok" : "failed",
 	    (double)(now_us() - start) / 1000.0);
 	db_result_free(&tc.res);
