@@ -121,14 +121,17 @@ apply_logging(const struct config *cfg)
 static int
 run_stdio(struct config *cfg)
 {
-	struct stat st;
+	struct stat in, out;
 	struct db *db;
 	int rc = 0;
 
 	if (isatty(STDIN_FILENO))
 		fprintf(stderr, "pgmcp: serving MCP (newline-delimited JSON-RPC) on stdin/stdout; "
 		    "end with Ctrl-D. See pgmcp --help.\n");
-	if (fstat(STDIN_FILENO, &st) == 0 && S_ISSOCK(st.st_mode)) {
+	/* inetd and systemd Accept=yes hand us the connection as both stdin and stdout; a parent
+	 * that merely uses socketpairs for our stdio (Node does) has two different sockets. */
+	if (fstat(STDIN_FILENO, &in) == 0 && fstat(STDOUT_FILENO, &out) == 0 &&
+	    S_ISSOCK(in.st_mode) && in.st_ino == out.st_ino && in.st_dev == out.st_dev) {
 		struct daemon d = { .cfg = cfg };
 
 		/* The connection itself: framed JSON-RPC or one HTTP connection, sniffed. */
