@@ -7,6 +7,7 @@
 
 #include <libpq-fe.h>
 
+#include "handlers.h"
 #include "log.h"
 #include "util.h"
 
@@ -46,7 +47,7 @@ const struct conf_key config_keys[] = {
 	    NULL, CONF_RELOADABLE },
 	{ "http.request_timeout", CONF_DURATION, OFF(http_request_timeout_ms), 100, 3600000, "30s",
 	    NULL, CONF_RELOADABLE },
-	{ "http.idle_timeout", CONF_DURATION, OFF(http_idle_timeout_ms), 100, 3600000, "60s", NULL,
+	{ "http.idle_timeout", CONF_DURATION, OFF(http_idle_timeout_ms), 100, 3600000, "15s", NULL,
 	    CONF_RELOADABLE },
 	{ "http.max_header_bytes", CONF_SIZE, OFF(http_max_header_bytes), 1024, 1024 * 1024, "16kB",
 	    NULL, CONF_RELOADABLE },
@@ -105,6 +106,23 @@ tools_section(struct conf_ctx *ctx, yaml_node_t *node, void *settings)
 			conf_error_at(ctx, conf_node(ctx, p->key), "tools", "tool names must be text");
 			continue;
 		}
+		if (!tools_is_known(name)) {
+			/* Not a built-in: an operator's own tool, which has sql. */
+			bool has_sql = false;
+
+			snprintf(path, sizeof(path), "tools.%s", name);
+			if (body->type == YAML_MAPPING_NODE)
+				for (yaml_node_pair_t *q = body->data.mapping.pairs.start;
+				    q < body->data.mapping.pairs.top; q++)
+					has_sql |= conf_key_text(ctx, q) && strcmp(conf_key_text(ctx, q), "sql") == 0;
+			if (!has_sql)
+				conf_error_at(ctx, conf_node(ctx, p->key), path, "unknown tool (built-in tools: "
+				    "query, execute, list_schemas, list_tables, describe_table, explain, "
+				    "list_extensions, database_info; a tool of your own needs description and sql)");
+			else
+				declare_tool(ctx, name, body, &cfg->decl);
+			continue;
+		}
 		snprintf(path, sizeof(path), "tools.%s", name);
 		if (body->type != YAML_MAPPING_NODE) {
 			conf_error_at(ctx, body, path, "expected a mapping such as { enabled: false }");
@@ -120,7 +138,7 @@ tools_section(struct conf_ctx *ctx, yaml_node_t *node, void *settings)
 			snprintf(keypath, sizeof(keypath), "%s.%s", path, key ? key : "?");
 			if (key == NULL || strcmp(key, "enabled") != 0) {
 				conf_error_at(ctx, conf_node(ctx, q->key), keypath,
-				    "unknown setting (a tool takes: enabled)");
+				    "unknown setting (a built-in tool takes only: enabled)");
 				continue;
 			}
 			text = conf_scalar(ctx, value, keypath);
@@ -310,7 +328,42 @@ config_add_listen(struct config *cfg, const char *address, const char *origin,
 	return 0;
 }
 
+static void
+resources_section(struct conf_ctx *ctx, yaml_node_t *node, void *settings)
+{
+	declare_resources(ctx, node, &((struct config *)settings)->decl, false);
+}
+
+static void
+templates_section(struct conf_ctx *ctx, yaml_node_t *node, void *settings)
+{
+	declare_resources(ctx, node, &((struct config *)settings)->decl, true);
+}
+
+static void
+prompts_section(struct conf_ctx *ctx, yaml_node_t *node, void *settings)
+{
+	declare_prompts(ctx, node, &((struct config *)settings)->decl);
+}
+
+static void
+toolsets_section(struct conf_ctx *ctx, yaml_node_t *node, void *settings)
+{
+	declare_toolsets(ctx, node, &((struct config *)settings)->decl);
+}
+
+static void
+enabled_toolsets_section(struct conf_ctx *ctx, yaml_node_t *node, void *settings)
+{
+	declare_enabled_toolsets(ctx, node, &((struct config *)settings)->decl);
+}
+
 static const struct conf_section config_sections[] = {
+	{ "resources", resources_section },
+	{ "resource_templates", templates_section },
+	{ "prompts", prompts_section },
+	{ "toolsets", toolsets_section },
+	{ "enabled_toolsets", enabled_toolsets_section },
 	{ "listen", listen_section },
 	{ "http.allowed_origins", origins_section },
 	{ "tools", tools_section },
@@ -400,6 +453,7 @@ config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->n_tools; i++)
 		free(cfg->tools[i].name);
 	free(cfg->tools);
+	declarations_free(&cfg->decl);
 	free(cfg->file);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "declare.h"
 
 enum access_mode {
 	ACCESS_READ_ONLY = 0,
@@ -72,6 +73,8 @@ struct config {
 	/* tools: per-name switches, checked against the tool registry after loading */
 	struct tool_setting *tools;
 	size_t n_tools;
+	/* operator-declared tools, resources, prompts and toolsets */
+	struct declarations decl;
 	/* where the DSN came from, for messages (never the DSN itself) */
 	const char *dsn_origin;
 	char *file;

@@ -11,13 +11,14 @@ void tools_build(struct mcp_session *s);
 void tools_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
 void tools_call(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
 bool tools_is_known(const char *name);
-size_t tools_count(void);
-const char *tools_name_at(size_t i);
+size_t tools_count(const struct config *cfg);
+const char *tools_name_at(const struct config *cfg, size_t i);
 
 /* resources.c */
 void resources_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
 void resources_templates_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
 void resources_read(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
+void resources_subscribe(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
 void completion_complete(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
 
 /* The resource URI of a table, its parts percent-encoded. */
@@ -25,6 +26,7 @@ void resources_table_uri(struct buf *out, const char *schema, const char *table)
 
 /* prompts.c */
 bool prompts_exists(const char *name);
+bool prompts_declared(const struct config *cfg, const char *name);
 void prompts_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
 void prompts_get(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
 

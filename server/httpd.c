@@ -2,6 +2,7 @@
 #include "httpd.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,9 @@ http_send(struct http_ctx *h, int status, const char *ctype, const char *extra,
 {
 	struct buf head = BUF_INIT;
 
+	/* With no other worker free, keep-alive would hold this one from the next client. */
+	if (h->keep_alive && !h->w->d->single && sb_idle_workers(h->w->d->sb, h->w->slot) == 0)
+		h->keep_alive = false;
 	h->status = status;
 	buf_printf(&head, "HTTP/1.1 %d %s\r\nServer: pgmcp\r\n", status, http_status_text(status));
 	if (ctype != NULL)
@@ -336,6 +340,54 @@ count(struct http_ctx *h)
 	h->w->me->c.requests[h->transport][cls]++;
 }
 
+/*
+ * Between requests on a keep-alive connection: wait for the client's next request, but let
+ * the connection go when another client is waiting to connect and no other worker is free
+ * (an idle keep-alive connection must not keep a prefork server from serving anyone else).
+ * Returns true when the client sent something.
+ */
+static bool
+await_next_request(struct worker *w, struct conn *c, int64_t deadline)
+{
+	struct pollfd pfd[66];
+	size_t nl = w->d->ls.n < 64 ? w->d->ls.n : 64;
+	int64_t idle_since = now_us();
+	bool ready = false;
+
+	sb_set_state(w->me, SB_KEEPALIVE);
+	while (!worker_stopping()) {
+		int64_t now = now_us();
+		int rc;
+
+		if (now >= deadline)
+			break;
+		pfd[0] = (struct pollfd){ c->fd, POLLIN, 0 };
+		pfd[1] = (struct pollfd){ w->sig_pipe[0], POLLIN, 0 };
+		for (size_t i = 0; i < nl; i++)
+			pfd[2 + i] = (struct pollfd){ w->d->ls.l[i].fd, POLLIN, 0 };
+		rc = poll(pfd, 2 + nl, 100);
+		if (rc < 0 && errno != EINTR)
+			break;
+		if (rc <= 0)
+			continue;
+		if (pfd[0].revents != 0) {
+			ready = true;
+			break;
+		}
+		if (pfd[1].revents != 0 && worker_check_signals(w))
+			break;
+		for (size_t i = 0; i < nl; i++) {
+			if (pfd[2 + i].revents != 0 && now - idle_since > 200000 &&
+			    sb_idle_workers(w->d->sb, w->slot) == 0) {
+				sb_set_state(w->me, SB_BUSY);
+				return false;
+			}
+		}
+	}
+	sb_set_state(w->me, SB_BUSY);
+	return ready;
+}
+
 void
 httpd_serve(struct worker *w, struct conn *c)
 {
@@ -351,6 +403,9 @@ httpd_serve(struct worker *w, struct conn *c)
 		char why[160];
 		size_t end;
 		int status;
+
+		if (n > 0 && !started && !w->d->single && !await_next_request(w, c, deadline))
+			return;
 
 		while ((end = http_head_end(conn_data(c), conn_avail(c))) == 0) {
 			ssize_t r;

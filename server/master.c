@@ -319,6 +319,7 @@ busy_workers(struct daemon *d, int *live)
 		if (slots[i].pid <= 0 || slots[i].retiring)
 			continue;
 		(*live)++;
+		/* A worker holding an idle keep-alive connection lets it go for a waiting client. */
 		if (d->sb->slots[i].state == SB_BUSY || d->sb->slots[i].state == SB_STARTING)
 			busy++;
 	}

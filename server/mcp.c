@@ -55,6 +55,8 @@ static const struct {
 	{ "resources/list", resources_list, 0 },
 	{ "resources/templates/list", resources_templates_list, 0 },
 	{ "resources/read", resources_read, 0 },
+	{ "resources/subscribe", resources_subscribe, M_LEGACY_ONLY },
+	{ "resources/unsubscribe", resources_subscribe, M_LEGACY_ONLY },
 	{ "prompts/list", prompts_list, 0 },
 	{ "prompts/get", prompts_get, 0 },
 	{ "logging/setLevel", m_set_level, M_LEGACY_ONLY },
@@ -295,7 +297,7 @@ write_capabilities(struct jw *w)
 	jw_obj_end(w);
 	jw_key(w, "resources");
 	jw_obj_begin(w);
-	jw_kbool(w, "subscribe", false);
+	jw_kbool(w, "subscribe", true);
 	jw_kbool(w, "listChanged", false);
 	jw_obj_end(w);
 	jw_key(w, "prompts");

@@ -59,14 +59,14 @@ ops_metrics(struct http_ctx *h)
 	struct scoreboard *sb = h->w->d->sb;
 	struct sb_counters all = sb->retired;
 	struct buf b = BUF_INIT;
-	int states[5] = { 0 };
+	int states[6] = { 0 };
 	uint64_t cumulative = 0, count = 0;
 
 	for (uint32_t i = 0; i < SB_MAX_SLOTS; i++) {
 		if (sb->slots[i].pid <= 0)
 			continue;
 		sb_add_counters(&all, &sb->slots[i].c);
-		if (sb->slots[i].state >= 0 && sb->slots[i].state < 5)
+		if (sb->slots[i].state >= 0 && sb->slots[i].state < 6)
 			states[sb->slots[i].state]++;
 	}
 	buf_puts(&b, "# HELP pgmcp_requests_total Requests by transport and status class.\n"
@@ -77,11 +77,11 @@ ops_metrics(struct http_ctx *h)
 			    transport_names[t], status_names[s], (unsigned long long)all.requests[t][s]);
 	buf_puts(&b, "# HELP pgmcp_tool_calls_total Tool calls by tool and outcome.\n"
 	    "# TYPE pgmcp_tool_calls_total counter\n");
-	for (size_t i = 0; i < tools_count() && i < SB_TOOLS; i++) {
+	for (size_t i = 0; i < tools_count(h->w->cfg) && i < SB_TOOLS; i++) {
 		buf_printf(&b, "pgmcp_tool_calls_total{tool=\"%s\",outcome=\"ok\"} %llu\n",
-		    tools_name_at(i), (unsigned long long)all.tool_ok[i]);
+		    tools_name_at(h->w->cfg, i), (unsigned long long)all.tool_ok[i]);
 		buf_printf(&b, "pgmcp_tool_calls_total{tool=\"%s\",outcome=\"error\"} %llu\n",
-		    tools_name_at(i), (unsigned long long)all.tool_error[i]);
+		    tools_name_at(h->w->cfg, i), (unsigned long long)all.tool_error[i]);
 	}
 	buf_puts(&b, "# HELP pgmcp_tool_call_duration_seconds Tool call latency.\n"
 	    "# TYPE pgmcp_tool_call_duration_seconds histogram\n");
@@ -113,8 +113,10 @@ ops_metrics(struct http_ctx *h)
 	counter(&b, "pgmcp_worker_crashes_total", "Workers that died abnormally.", sb->worker_crashes);
 	buf_puts(&b, "# HELP pgmcp_workers Workers by state.\n# TYPE pgmcp_workers gauge\n");
 	buf_printf(&b, "pgmcp_workers{state=\"starting\"} %d\npgmcp_workers{state=\"idle\"} %d\n"
-	    "pgmcp_workers{state=\"busy\"} %d\npgmcp_workers{state=\"stopping\"} %d\n",
-	    states[SB_STARTING], states[SB_IDLE], states[SB_BUSY], states[SB_STOPPING]);
+	    "pgmcp_workers{state=\"busy\"} %d\npgmcp_workers{state=\"stopping\"} %d\n"
+	    "pgmcp_workers{state=\"keepalive\"} %d\n",
+	    states[SB_STARTING], states[SB_IDLE], states[SB_BUSY], states[SB_STOPPING],
+	    states[SB_KEEPALIVE]);
 	buf_printf(&b, "# HELP pgmcp_start_time_seconds When the master started.\n"
 	    "# TYPE pgmcp_start_time_seconds gauge\npgmcp_start_time_seconds %lld\n",
 	    (long long)(sb->started_ms / 1000));

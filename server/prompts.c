@@ -59,6 +59,15 @@ static const struct prompt_def prompt_defs[] = {
 #define N_PROMPTS (sizeof(prompt_defs) / sizeof(prompt_defs[0]))
 
 bool
+prompts_declared(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->decl.n_prompts; i++)
+		if (strcmp(cfg->decl.prompts[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+bool
 prompts_exists(const char *name)
 {
 	for (size_t i = 0; i < N_PROMPTS; i++)
@@ -67,42 +76,63 @@ prompts_exists(const char *name)
 	return false;
 }
 
+/* Built-in prompts first, then the declared ones; a cursor counts through both. */
 void
 prompts_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 {
-	size_t offset, end;
+	const struct declarations *d = &s->cfg->decl;
+	size_t offset, end, total = N_PROMPTS + d->n_prompts;
 
 	if (mcp_read_cursor(rq, &offset) < 0)
 		return;
-	if (offset > N_PROMPTS) {
+	if (offset > total) {
 		mcp_fail(rq, RPC_INVALID_PARAMS, "Invalid cursor: past the end of the list");
 		return;
 	}
-	end = offset + (size_t)s->cfg->page_size < N_PROMPTS ? offset + (size_t)s->cfg->page_size :
-	    N_PROMPTS;
+	end = offset + (size_t)s->cfg->page_size < total ? offset + (size_t)s->cfg->page_size : total;
 	jw_key(w, "prompts");
 	jw_arr_begin(w);
 	for (size_t i = offset; i < end; i++) {
-		const struct prompt_def *p = &prompt_defs[i];
-
 		jw_obj_begin(w);
-		jw_kstr(w, "name", p->name);
-		jw_kstr(w, "title", p->title);
-		jw_kstr(w, "description", p->description);
-		jw_key(w, "arguments");
-		jw_arr_begin(w);
-		for (int a = 0; a < 3 && p->args[a].name != NULL; a++) {
-			jw_obj_begin(w);
-			jw_kstr(w, "name", p->args[a].name);
-			jw_kstr(w, "description", p->args[a].description);
-			jw_kbool(w, "required", p->args[a].required);
-			jw_obj_end(w);
+		if (i < N_PROMPTS) {
+			const struct prompt_def *p = &prompt_defs[i];
+
+			jw_kstr(w, "name", p->name);
+			jw_kstr(w, "title", p->title);
+			jw_kstr(w, "description", p->description);
+			jw_key(w, "arguments");
+			jw_arr_begin(w);
+			for (int a = 0; a < 3 && p->args[a].name != NULL; a++) {
+				jw_obj_begin(w);
+				jw_kstr(w, "name", p->args[a].name);
+				jw_kstr(w, "description", p->args[a].description);
+				jw_kbool(w, "required", p->args[a].required);
+				jw_obj_end(w);
+			}
+			jw_arr_end(w);
+		} else {
+			const struct decl_prompt *p = &d->prompts[i - N_PROMPTS];
+
+			jw_kstr(w, "name", p->name);
+			if (p->title)
+				jw_kstr(w, "title", p->title);
+			jw_kstr(w, "description", p->description ? p->description : p->name);
+			jw_key(w, "arguments");
+			jw_arr_begin(w);
+			for (size_t a = 0; a < p->n_args; a++) {
+				jw_obj_begin(w);
+				jw_kstr(w, "name", p->args[a].name);
+				if (p->args[a].description)
+					jw_kstr(w, "description", p->args[a].description);
+				jw_kbool(w, "required", p->args[a].required);
+				jw_obj_end(w);
+			}
+			jw_arr_end(w);
 		}
-		jw_arr_end(w);
 		jw_obj_end(w);
 	}
 	jw_arr_end(w);
-	if (end < N_PROMPTS)
+	if (end < total)
 		mcp_write_cursor(w, end);
 	mcp_write_cache_hints(rq, w, 300000);
 }
@@ -152,6 +182,93 @@ expand(struct buf *out, const char *text, struct json_object *args)
 	}
 }
 
+static const struct decl_resource *
+declared_resource(const struct declarations *d, const char *uri)
+{
+	for (size_t i = 0; i < d->n_resources; i++)
+		if (!d->resources[i].is_template && strcmp(d->resources[i].uri, uri) == 0)
+			return &d->resources[i];
+	return NULL;
+}
+
+static void
+get_declared(struct mcp_session *s, struct mcp_request *rq, const struct decl_prompt *p,
+    struct json_object *args, struct jw *w)
+{
+	struct buf text = BUF_INIT, uri = BUF_INIT;
+
+	if (args != NULL && !json_object_is_type(args, json_type_object)) {
+		mcp_fail(rq, RPC_INVALID_PARAMS, "Invalid params: arguments must be an object of strings");
+		return;
+	}
+	for (size_t a = 0; a < p->n_args; a++) {
+		if (p->args[a].required && arg_value(args, p->args[a].name) == NULL) {
+			mcp_fail(rq, RPC_INVALID_PARAMS, "Invalid params: prompt %s requires argument %s%s%s%s",
+			    p->name, p->args[a].name, p->args[a].description ? " (" : "",
+			    p->args[a].description ? p->args[a].description : "",
+			    p->args[a].description ? ")" : "");
+			return;
+		}
+	}
+	if (p->description)
+		jw_kstr(w, "description", p->description);
+	jw_key(w, "messages");
+	jw_arr_begin(w);
+	for (size_t i = 0; i < p->n_messages; i++) {
+		const struct decl_message *m = &p->messages[i];
+
+		jw_obj_begin(w);
+		jw_kstr(w, "role", m->role);
+		jw_key(w, "content");
+		jw_obj_begin(w);
+		switch (m->type) {
+		case DC_TEXT:
+			buf_reset(&text);
+			expand(&text, m->text, args);
+			jw_kstr(w, "type", "text");
+			jw_key(w, "text");
+			jw_strn(w, text.data ? text.data : "", text.len);
+			break;
+		case DC_IMAGE:
+		case DC_AUDIO:
+			jw_kstr(w, "type", m->type == DC_IMAGE ? "image" : "audio");
+			jw_kstr(w, "data", m->data);
+			jw_kstr(w, "mimeType", m->mime_type);
+			break;
+		case DC_RESOURCE: {
+			const struct decl_resource *r;
+
+			buf_reset(&uri);
+			expand(&uri, m->uri, args);
+			r = m->text ? NULL : declared_resource(&s->cfg->decl, buf_cstr(&uri));
+			jw_kstr(w, "type", "resource");
+			jw_key(w, "resource");
+			jw_obj_begin(w);
+			jw_key(w, "uri");
+			jw_strn(w, uri.data, uri.len);
+			if (r != NULL && r->blob != NULL) {
+				jw_kstr(w, "mimeType", r->mime_type ? r->mime_type : "application/octet-stream");
+				jw_kstr(w, "blob", r->blob);
+			} else {
+				buf_reset(&text);
+				expand(&text, r != NULL && r->text ? r->text : m->text ? m->text : "", args);
+				jw_kstr(w, "mimeType", m->mime_type ? m->mime_type : r && r->mime_type ?
+				    r->mime_type : "text/plain");
+				jw_key(w, "text");
+				jw_strn(w, text.data ? text.data : "", text.len);
+			}
+			jw_obj_end(w);
+			break;
+		}
+		}
+		jw_obj_end(w);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	buf_free(&text);
+	buf_free(&uri);
+}
+
 void
 prompts_get(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 {
@@ -168,6 +285,13 @@ prompts_get(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 	for (size_t i = 0; i < N_PROMPTS; i++)
 		if (strcmp(prompt_defs[i].name, json_object_get_string(name)) == 0)
 			p = &prompt_defs[i];
+	for (size_t i = 0; p == NULL && i < s->cfg->decl.n_prompts; i++) {
+		if (strcmp(s->cfg->decl.prompts[i].name, json_object_get_string(name)) == 0) {
+			json_object_object_get_ex(rq->params, "arguments", &args);
+			get_declared(s, rq, &s->cfg->decl.prompts[i], args, w);
+			return;
+		}
+	}
 	if (p == NULL) {
 		mcp_fail(rq, RPC_INVALID_PARAMS, "Invalid params: unknown prompt %s (prompts/list shows "
 		    "the available prompts)", json_object_get_string(name));

@@ -155,27 +155,58 @@ parse_table_uri(const char *uri, char **schema, char **table)
 	return true;
 }
 
+static void
+write_declared_entry(struct jw *w, const struct decl_resource *r)
+{
+	jw_obj_begin(w);
+	jw_kstr(w, r->is_template ? "uriTemplate" : "uri", r->uri);
+	jw_kstr(w, "name", r->name);
+	if (r->title)
+		jw_kstr(w, "title", r->title);
+	jw_kstr(w, "description", r->description ? r->description : r->name);
+	if (r->mime_type)
+		jw_kstr(w, "mimeType", r->mime_type);
+	jw_obj_end(w);
+}
+
+/* Declared resources come first, then one per table; a cursor counts through both. */
 void
 resources_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 {
+	const struct declarations *d = &s->cfg->decl;
 	struct tool_ctx tc;
 	struct db_request req;
 	struct json_object *rows = NULL;
 	char limit[32], offset_text[32];
 	const char *params[2] = { limit, offset_text };
-	size_t offset, n;
+	size_t offset, n, page = (size_t)s->cfg->page_size, ndecl = 0, shown = 0, table_offset;
+	size_t decl_shown;
 	struct buf uri = BUF_INIT;
 
 	if (mcp_read_cursor(rq, &offset) < 0)
 		return;
+	for (size_t i = 0; i < d->n_resources; i++)
+		ndecl += !d->resources[i].is_template;
 	ctx_init(&tc, s, rq);
-	snprintf(limit, sizeof(limit), "%lld", (long long)s->cfg->page_size + 1);
-	snprintf(offset_text, sizeof(offset_text), "%zu", offset);
+	jw_key(w, "resources");
+	jw_arr_begin(w);
+	for (size_t i = 0, k = 0; i < d->n_resources && shown < page; i++) {
+		if (d->resources[i].is_template)
+			continue;
+		if (k++ >= offset) {
+			write_declared_entry(w, &d->resources[i]);
+			shown++;
+		}
+	}
+	decl_shown = shown;
+	table_offset = offset > ndecl ? offset - ndecl : 0;
+	snprintf(limit, sizeof(limit), "%zu", page - shown + 1);
+	snprintf(offset_text, sizeof(offset_text), "%zu", table_offset);
 	tool_request_defaults(&tc, &req);
 	req.sql = LIST_RESOURCES_SQL;
 	req.params = params;
 	req.nparams = 2;
-	req.max_rows = s->cfg->page_size + 1;
+	req.max_rows = (int64_t)(page - shown + 1);
 	req.max_result_bytes = 64LL * 1024 * 1024;
 	tool_run(&tc, &req);
 	if (tc.res.status != DB_OK) {
@@ -184,9 +215,7 @@ resources_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 	}
 	rows = json_tokener_parse(tc.res.rows.len ? buf_cstr(&tc.res.rows) : "[]");
 	n = rows ? json_object_array_length(rows) : 0;
-	jw_key(w, "resources");
-	jw_arr_begin(w);
-	for (size_t i = 0; i < n && i < (size_t)s->cfg->page_size; i++) {
+	for (size_t i = 0; i < n && shown < page; i++, shown++) {
 		struct json_object *row = json_object_array_get_idx(rows, i), *v;
 		const char *schema = "", *name = "", *kind = "table", *desc = NULL;
 		char title[512], fallback[600];
@@ -214,8 +243,9 @@ resources_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 		jw_obj_end(w);
 	}
 	jw_arr_end(w);
-	if (n > (size_t)s->cfg->page_size)
-		mcp_write_cursor(w, offset + (size_t)s->cfg->page_size);
+	/* More remain when declared ones are left, or the table query found one past the page. */
+	if (offset + shown < ndecl || n > shown - decl_shown)
+		mcp_write_cursor(w, offset + shown);
 	mcp_write_cache_hints(rq, w, 60000);
 out:
 	json_object_put(rows);
@@ -226,14 +256,17 @@ out:
 void
 resources_templates_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 {
+	const struct declarations *d = &s->cfg->decl;
 	size_t offset;
 
-	(void)s;
 	if (mcp_read_cursor(rq, &offset) < 0)
 		return;
 	jw_key(w, "resourceTemplates");
 	jw_arr_begin(w);
 	if (offset == 0) {
+		for (size_t i = 0; i < d->n_resources; i++)
+			if (d->resources[i].is_template)
+				write_declared_entry(w, &d->resources[i]);
 		jw_obj_begin(w);
 		jw_kstr(w, "uriTemplate", TABLE_URI_TEMPLATE);
 		jw_kstr(w, "name", "table-schema");
@@ -264,6 +297,121 @@ not_found(struct mcp_request *rq, const char *uri, const char *why)
 	buf_free(&data);
 }
 
+/* {var} in text replaced by the matched values. */
+static void
+substitute(struct buf *out, const char *text, const struct decl_resource *r, char **values)
+{
+	for (const char *p = text; *p; p++) {
+		const char *close;
+		size_t i;
+
+		if (*p == '{' && (close = strchr(p, '}')) != NULL) {
+			for (i = 0; i < r->n_vars; i++)
+				if (strlen(r->vars[i]) == (size_t)(close - p - 1) &&
+				    strncmp(r->vars[i], p + 1, (size_t)(close - p - 1)) == 0)
+					break;
+			if (i < r->n_vars) {
+				buf_puts(out, values[i]);
+				p = close;
+				continue;
+			}
+		}
+		buf_putc(out, *p);
+	}
+}
+
+static void
+write_contents(struct jw *w, struct mcp_request *rq, const char *uri, const char *mime,
+    const char *key, const char *value, size_t len)
+{
+	jw_key(w, "contents");
+	jw_arr_begin(w);
+	jw_obj_begin(w);
+	jw_kstr(w, "uri", uri);
+	if (mime)
+		jw_kstr(w, "mimeType", mime);
+	jw_key(w, key);
+	jw_strn(w, value, len);
+	jw_obj_end(w);
+	jw_arr_end(w);
+	mcp_write_cache_hints(rq, w, 60000);
+}
+
+/* A declared resource or template: literal text or blob, or the first value of its SQL. */
+static bool
+read_declared(struct mcp_session *s, struct mcp_request *rq, const char *uri, struct jw *w)
+{
+	const struct declarations *d = &s->cfg->decl;
+
+	for (size_t i = 0; i < d->n_resources; i++) {
+		const struct decl_resource *r = &d->resources[i];
+		char **values = xcalloc(r->n_vars + 1, sizeof(char *));
+		struct buf text = BUF_INIT;
+		bool match = r->is_template ? decl_template_match(r, uri, values) : strcmp(r->uri, uri) == 0;
+
+		if (!match) {
+			free(values);
+			continue;
+		}
+		if (r->blob != NULL) {
+			write_contents(w, rq, uri, r->mime_type, "blob", r->blob, strlen(r->blob));
+		} else if (r->text != NULL) {
+			substitute(&text, r->text, r, values);
+			write_contents(w, rq, uri, r->mime_type ? r->mime_type : "text/plain", "text",
+			    text.data ? text.data : "", text.len);
+		} else {
+			struct tool_ctx tc;
+			struct db_request req;
+
+			ctx_init(&tc, s, rq);
+			tool_request_defaults(&tc, &req);
+			req.sql = r->sql;
+			req.params = (const char *const *)values;
+			req.nparams = (int)r->n_vars;
+			req.single_value = true;
+			req.max_rows = 1;
+			tool_run(&tc, &req);
+			if (tc.res.status != DB_OK) {
+				fail_from_db(&tc);
+			} else {
+				struct json_object *v = json_tokener_parse(tc.res.value.len ?
+				    buf_cstr(&tc.res.value) : "null");
+				bool bytea = tc.res.columns.len && strstr(buf_cstr(&tc.res.columns),
+				    "\"type\":\"bytea\"") != NULL;
+				const char *val = v == NULL ? "" : json_object_is_type(v, json_type_string) ?
+				    json_object_get_string(v) : json_object_to_json_string_ext(v,
+				    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+
+				write_contents(w, rq, uri, r->mime_type ? r->mime_type : bytea ?
+				    "application/octet-stream" : "text/plain", bytea ? "blob" : "text", val,
+				    strlen(val));
+				json_object_put(v);
+			}
+			db_result_free(&tc.res);
+		}
+		for (size_t k = 0; k < r->n_vars; k++)
+			free(values[k]);
+		free(values);
+		buf_free(&text);
+		return true;
+	}
+	return false;
+}
+
+void
+resources_subscribe(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
+{
+	struct json_object *u;
+
+	(void)s;
+	(void)w;
+	/* Declared and catalog resources change only with the configuration or DDL; a
+	 * subscription is accepted and simply never fires. */
+	if (rq->params == NULL || !json_object_object_get_ex(rq->params, "uri", &u) ||
+	    !json_object_is_type(u, json_type_string))
+		mcp_fail(rq, RPC_INVALID_PARAMS, "Invalid params: params.uri (a string) is required");
+}
+
 void
 resources_read(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 {
@@ -280,6 +428,8 @@ resources_read(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 		return;
 	}
 	uri = json_object_get_string(u);
+	if (read_declared(s, rq, uri, w))
+		return;
 	if (!parse_table_uri(uri, &schema, &table)) {
 		not_found(rq, uri, "pgmcp serves " TABLE_URI_TEMPLATE);
 		return;
@@ -319,6 +469,99 @@ string_member(struct json_object *obj, const char *key)
 	return json_object_get_string(v);
 }
 
+/* The completion source a declaration gives for this argument, if any. */
+static const struct decl_completion *
+declared_completion(const struct declarations *d, const char *type, const char *ref,
+    const char *arg)
+{
+	if (ref == NULL)
+		return NULL;
+	if (strcmp(type, "ref/resource") == 0) {
+		for (size_t i = 0; i < d->n_resources; i++)
+			if (d->resources[i].is_template && strcmp(d->resources[i].uri, ref) == 0)
+				for (size_t v = 0; v < d->resources[i].n_vars; v++)
+					if (strcmp(d->resources[i].vars[v], arg) == 0)
+						return &d->resources[i].completions[v];
+	} else if (strcmp(type, "ref/prompt") == 0) {
+		for (size_t i = 0; i < d->n_prompts; i++)
+			if (strcmp(d->prompts[i].name, ref) == 0)
+				for (size_t a = 0; a < d->prompts[i].n_args; a++)
+					if (strcmp(d->prompts[i].args[a].name, arg) == 0)
+						return &d->prompts[i].args[a].completion;
+	}
+	return NULL;
+}
+
+static bool
+declared_ref(const struct declarations *d, const char *type, const char *ref)
+{
+	if (ref == NULL)
+		return false;
+	for (size_t i = 0; strcmp(type, "ref/resource") == 0 && i < d->n_resources; i++)
+		if (d->resources[i].is_template && strcmp(d->resources[i].uri, ref) == 0)
+			return true;
+	for (size_t i = 0; strcmp(type, "ref/prompt") == 0 && i < d->n_prompts; i++)
+		if (strcmp(d->prompts[i].name, ref) == 0)
+			return true;
+	return false;
+}
+
+/* Static values that start with what was typed, or the first column of the declared SQL. */
+static void
+complete_declared(struct mcp_session *s, struct mcp_request *rq, const struct decl_completion *dc,
+    const char *value, struct jw *w)
+{
+	struct json_object *rows = NULL;
+	size_t total = 0, shown = 0;
+
+	jw_key(w, "completion");
+	jw_obj_begin(w);
+	jw_key(w, "values");
+	jw_arr_begin(w);
+	if (dc != NULL && dc->sql != NULL) {
+		struct tool_ctx tc;
+		struct db_request req;
+		const char *params[1] = { value };
+
+		ctx_init(&tc, s, rq);
+		tool_request_defaults(&tc, &req);
+		req.sql = dc->sql;
+		req.params = params;
+		req.nparams = strstr(dc->sql, "$1") ? 1 : 0;
+		req.max_rows = COMPLETION_MAX + 1;
+		req.limit_wrap = true;
+		tool_run(&tc, &req);
+		rows = json_tokener_parse(tc.res.status == DB_OK && tc.res.rows.len ?
+		    buf_cstr(&tc.res.rows) : "[]");
+		total = rows ? json_object_array_length(rows) : 0;
+		for (size_t i = 0; i < total && shown < COMPLETION_MAX; i++, shown++) {
+			struct json_object *row = json_object_array_get_idx(rows, i);
+
+			json_object_object_foreach(row, k, v) {
+				(void)k;
+				jw_str(w, v ? json_object_get_string(v) : "");
+				break;
+			}
+		}
+		json_object_put(rows);
+		db_result_free(&tc.res);
+	} else if (dc != NULL) {
+		for (size_t i = 0; i < dc->n_values; i++) {
+			if (strncmp(dc->values[i], value, strlen(value)) != 0)
+				continue;
+			total++;
+			if (shown < COMPLETION_MAX) {
+				jw_str(w, dc->values[i]);
+				shown++;
+			}
+		}
+	}
+	jw_arr_end(w);
+	jw_kint(w, "total", (int64_t)total);
+	jw_kbool(w, "hasMore", total > shown);
+	jw_obj_end(w);
+}
+
 void
 completion_complete(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 {
@@ -340,6 +583,16 @@ completion_complete(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 	}
 	if (json_object_object_get_ex(rq->params, "context", &context))
 		json_object_object_get_ex(context, "arguments", &ctxargs);
+	{
+		const struct decl_completion *dc = declared_completion(&s->cfg->decl, type,
+		    string_member(ref, strcmp(type, "ref/resource") == 0 ? "uri" : "name"), argname);
+
+		if (dc != NULL || declared_ref(&s->cfg->decl, type, string_member(ref,
+		    strcmp(type, "ref/resource") == 0 ? "uri" : "name"))) {
+			complete_declared(s, rq, dc, value, w);
+			return;
+		}
+	}
 	ctx_init(&tc, s, rq);
 	tool_request_defaults(&tc, &req);
 	if (strcmp(type, "ref/resource") == 0) {

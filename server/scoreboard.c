@@ -88,6 +88,17 @@ sb_observe_latency(struct sb_counters *c, double ms)
 	c->tool_latency_sum += ms;
 }
 
+int
+sb_idle_workers(const struct scoreboard *sb, int self)
+{
+	int n = 0;
+
+	for (int i = 0; i < SB_MAX_SLOTS; i++)
+		if (i != self && sb->slots[i].pid > 0 && sb->slots[i].state == SB_IDLE)
+			n++;
+	return n;
+}
+
 struct sb_session *
 sb_session(struct scoreboard *sb, uint64_t key, bool create)
 {

@@ -23,6 +23,7 @@ enum sb_state {
 	SB_IDLE,
 	SB_BUSY,
 	SB_STOPPING,
+	SB_KEEPALIVE,	/* holding an idle keep-alive connection; lets go when others wait */
 };
 
 enum sb_transport {
@@ -86,6 +87,8 @@ void sb_set_state(struct sb_slot *slot, enum sb_state state);
 void sb_observe_latency(struct sb_counters *c, double ms);
 /* Sessions: remember and query facts about an HTTP session id (by hash). */
 struct sb_session *sb_session(struct scoreboard *sb, uint64_t key, bool create);
+/* Workers other than self that are waiting in accept. */
+int sb_idle_workers(const struct scoreboard *sb, int self);
 int64_t sb_now_ms(void);
 
 #endif

@@ -64,6 +64,14 @@ void tool_database_info(struct tool_ctx *tc);
 
 /* "schema.table", "table" or quoted forms to (schema or NULL, table), as PostgreSQL reads them. */
 void catalog_split_name(const char *name, char **schema, char **table);
+/* Operator-declared tools (tools_declared.c). */
+struct decl_tool;
+void declared_tool_json(const struct config *cfg, const struct decl_tool *t, struct buf *b,
+    const char *rows_output_schema);
+void declared_tool_call(struct tool_ctx *tc, const struct decl_tool *t);
+/* The rows result shared by query, execute and declared tools. */
+void tool_write_rows_result(struct tool_ctx *tc, bool with_affected);
+
 /* Shared by describe_table and resources/read: the table document, or an error message. */
 bool catalog_describe(struct tool_ctx *tc, const char *schema, const char *table,
     struct buf *doc, struct buf *why);

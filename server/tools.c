@@ -172,15 +172,17 @@ tools_is_known(const char *name)
 }
 
 size_t
-tools_count(void)
+tools_count(const struct config *cfg)
 {
-	return N_TOOL_DEFS;
+	return N_TOOL_DEFS + cfg->decl.n_tools;
 }
 
 const char *
-tools_name_at(size_t i)
+tools_name_at(const struct config *cfg, size_t i)
 {
-	return i < N_TOOL_DEFS ? tool_defs[i].name : "?";
+	if (i < N_TOOL_DEFS)
+		return tool_defs[i].name;
+	return i - N_TOOL_DEFS < cfg->decl.n_tools ? cfg->decl.tools[i - N_TOOL_DEFS].name : "?";
 }
 
 static bool
@@ -188,7 +190,15 @@ tool_offered(const struct config *cfg, const struct tool_def *t)
 {
 	if (t->needs_write_access && cfg->access != ACCESS_READ_WRITE)
 		return false;
-	return config_tool_enabled(cfg, t->name, true);
+	return config_tool_enabled(cfg, t->name, true) && declared_in_toolsets(&cfg->decl, t->name);
+}
+
+/* A declared tool is offered when enabled, allowed by the access mode, and in a toolset. */
+static bool
+declared_offered(const struct config *cfg, const struct decl_tool *t)
+{
+	return t->enabled && (t->read_only || cfg->access == ACCESS_READ_WRITE) &&
+	    declared_in_toolsets(&cfg->decl, t->name);
 }
 
 static void
@@ -217,9 +227,11 @@ tools_build(struct mcp_session *s)
 	struct buf text = BUF_INIT;
 	struct jw w;
 
+	struct buf rows_schema = BUF_INIT;
+
 	buf_reset(b);
 	free(s->tool_offsets);
-	s->tool_offsets = xcalloc(N_TOOL_DEFS + 1, sizeof(size_t));
+	s->tool_offsets = xcalloc(N_TOOL_DEFS + cfg->decl.n_tools + 1, sizeof(size_t));
 	s->n_tools = 0;
 	for (size_t i = 0; i < N_TOOL_DEFS; i++) {
 		const struct tool_def *t = &tool_defs[i];
@@ -262,8 +274,18 @@ tools_build(struct mcp_session *s)
 		jw_obj_end(&w);
 		jw_obj_end(&w);
 	}
+	put_template(&rows_schema, ROWS_OUTPUT_SCHEMA, cfg);
+	for (size_t i = 0; i < cfg->decl.n_tools; i++) {
+		const struct decl_tool *t = &cfg->decl.tools[i];
+
+		if (!declared_offered(cfg, t))
+			continue;
+		s->tool_offsets[s->n_tools++] = b->len;
+		declared_tool_json(cfg, t, b, buf_cstr(&rows_schema));
+	}
 	s->tool_offsets[s->n_tools] = b->len;
 	buf_free(&text);
+	buf_free(&rows_schema);
 }
 
 void
@@ -632,7 +654,7 @@ waiter_progress(void *ctx, const char *what, int64_t rows, int64_t elapsed_us)
 	snprintf(msg, sizeof(msg), "%s (%lld rows, %.1f ms)", what, (long long)rows,
 	    (double)elapsed_us / 1000.0);
 	mcp_notify_progress(tc->s, tc->rq, msg);
-	mcp_notify_log(tc->s, tc->rq, MCP_LOG_DEBUG, "%s", msg);
+	mcp_notify_log(tc->s, tc->rq, MCP_LOG_INFO, "%s", msg);
 }
 
 void
@@ -661,6 +683,8 @@ tools_call(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 {
 	struct json_object *name, *args = NULL;
 	const struct tool_def *t = NULL;
+	const struct decl_tool *dt = NULL;
+	size_t stat_index = 0;
 	struct json_object *empty = NULL;
 	struct tool_ctx tc;
 	const char *tname;
@@ -676,8 +700,14 @@ tools_call(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 	for (size_t i = 0; i < N_TOOL_DEFS; i++)
 		if (strcmp(tool_defs[i].name, tname) == 0 && tool_offered(s->cfg, &tool_defs[i]))
 			t = &tool_defs[i];
-	if (t == NULL) {
-		bool exists = tools_is_known(tname);
+	for (size_t i = 0; t == NULL && i < s->cfg->decl.n_tools; i++)
+		if (strcmp(s->cfg->decl.tools[i].name, tname) == 0 &&
+		    declared_offered(s->cfg, &s->cfg->decl.tools[i])) {
+			dt = &s->cfg->decl.tools[i];
+			stat_index = N_TOOL_DEFS + i;
+		}
+	if (t == NULL && dt == NULL) {
+		bool exists = tools_is_known(tname) || declared_tool(&s->cfg->decl, tname) != NULL;
 
 		mcp_fail(rq, RPC_INVALID_PARAMS, "Unknown tool: %s%s", tname,
 		    !exists ? " (tools/list shows the available tools)" :
@@ -699,11 +729,25 @@ tools_call(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 	tc.args = args;
 	tc.w = w;
 	db_result_init(&tc.res);
-	t->call(&tc);
+	if (t != NULL) {
+		stat_index = (size_t)(t - tool_defs);
+		t->call(&tc);
+	} else {
+		declared_tool_call(&tc, dt);
+	}
 	if (!tc.done)
 		tool_error(&tc, "internal error: the tool produced no result");
+	if (!s->cancelled) {
+		char done[160];
+
+		snprintf(done, sizeof(done), "done: %s, %lld rows in %.1f ms", tc.failed ? "failed" : "ok",
+		    (long long)tc.res.row_count, (double)(now_us() - start) / 1000.0);
+		mcp_notify_progress(s, rq, done);
+		if (!tc.failed)	/* a failure has already been logged as a warning */
+			mcp_notify_log(s, rq, MCP_LOG_INFO, "%s %s", tname, done);
+	}
 	if (s->stats != NULL) {
-		size_t idx = (size_t)(t - tool_defs);
+		size_t idx = stat_index;
 		struct sb_counters *st = s->stats;
 
 		if (idx < SB_TOOLS) {
@@ -719,7 +763,7 @@ tools_call(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 		st->timeouts += tc.res.timed_out;
 		st->cancellations += tc.res.status == DB_CANCELLED;
 	}
-	log_debug("tool %s: %s in %.1f ms", t->name, tc.res.status == DB_OK ? "ok" : "failed",
+	log_debug("tool %s: %s in %.1f ms", tname, tc.res.status == DB_OK ? "ok" : "failed",
 	    (double)(now_us() - start) / 1000.0);
 	db_result_free(&tc.res);
 	buf_free(&tc.param_text);

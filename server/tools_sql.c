@@ -49,8 +49,8 @@ check_param_count(struct tool_ctx *tc, const struct guard_verdict *v)
 }
 
 /* Writes the rows result object shared by query and execute. */
-static void
-write_rows_result(struct tool_ctx *tc, bool with_affected)
+void
+tool_write_rows_result(struct tool_ctx *tc, bool with_affected)
 {
 	struct db_result *r = &tc->res;
 	struct buf out = BUF_INIT;
@@ -131,7 +131,7 @@ run_model_sql(struct tool_ctx *tc, bool write)
 	req.limit_wrap = !write && v.kind == GUARD_KIND_SELECT;
 	tool_run(tc, &req);
 	if (tc->res.status == DB_OK)
-		write_rows_result(tc, write);
+		tool_write_rows_result(tc, write);
 	else if (tc->res.status != DB_CANCELLED)
 		tool_db_error(tc, sql, chars_before(sql, v.stmt_location));
 	else
