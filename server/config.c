@@ -353,6 +353,12 @@ toolsets_section(struct conf_ctx *ctx, yaml_node_t *node, void *settings)
 }
 
 static void
+policies_section(struct conf_ctx *ctx, yaml_node_t *node, void *settings)
+{
+	policy_section(ctx, node, &((struct config *)settings)->policies);
+}
+
+static void
 enabled_toolsets_section(struct conf_ctx *ctx, yaml_node_t *node, void *settings)
 {
 	declare_enabled_toolsets(ctx, node, &((struct config *)settings)->decl);
@@ -364,6 +370,7 @@ static const struct conf_section config_sections[] = {
 	{ "prompts", prompts_section },
 	{ "toolsets", toolsets_section },
 	{ "enabled_toolsets", enabled_toolsets_section },
+	{ "policies", policies_section },
 	{ "listen", listen_section },
 	{ "http.allowed_origins", origins_section },
 	{ "tools", tools_section },
@@ -454,6 +461,7 @@ config_free(struct config *cfg)
 		free(cfg->tools[i].name);
 	free(cfg->tools);
 	declarations_free(&cfg->decl);
+	policies_free(&cfg->policies);
 	free(cfg->file);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -8,6 +8,7 @@
 
 #include "conf.h"
 #include "declare.h"
+#include "policy.h"
 
 enum access_mode {
 	ACCESS_READ_ONLY = 0,
@@ -75,6 +76,7 @@ struct config {
 	size_t n_tools;
 	/* operator-declared tools, resources, prompts and toolsets */
 	struct declarations decl;
+	struct policies policies;
 	/* where the DSN came from, for messages (never the DSN itself) */
 	const char *dsn_origin;
 	char *file;

@@ -12,6 +12,7 @@
 #include "jsonw.h"
 #include "log.h"
 #include "pgjson.h"
+#include "policy.h"
 #include "util.h"
 
 #define BACKOFF_FIRST_US 250000
@@ -39,6 +40,9 @@ struct db {
 	char server_version[32];
 	struct { pg_oid oid; char name[64]; } types[DB_TYPE_CACHE];
 	size_t ntypes;
+	/* columns under policy, resolved to (table oid, attnum) once connected */
+	struct policy_col { pg_oid table; int attnum; bool deny; const char *mask_with; } *pcols;
+	size_t n_pcols;
 };
 
 /* Per-call state while the pipeline's results come back. */
@@ -60,6 +64,8 @@ struct call {
 	int ncols;
 	struct pgjson_type *types;
 	char **names;		/* unique column names */
+	const char **mask;	/* per column: replacement text under a mask policy, or NULL */
+	const char *denied;	/* a result column traced to a denied column */
 	pg_oid *oids;
 	bool unknown_types;	/* some column type needs a pg_type lookup */
 	struct buf keys;	/* "name": prefixes, concatenated */
@@ -101,6 +107,7 @@ db_free(struct db *db)
 {
 	if (db == NULL)
 		return;
+	free(db->pcols);
 	db_drop(db);
 	buf_free(&db->last_error);
 	free(db);
@@ -214,6 +221,103 @@ inspect_role(struct db *db, PGresult *r)
 		log_warnx("WARNING: role \"%s\" holds INSERT/UPDATE/DELETE/TRUNCATE privileges while "
 		    "pgmcp runs read_only: the guard blocks writes, but a role with only SELECT is "
 		    "the safer setup", user);
+}
+
+/*
+ * Column policies need catalog facts: which (table, column) pairs they name, for masking by
+ * a result's source columns, and which views read those tables, for the guard to refuse.
+ */
+static void
+resolve_policies(struct db *db)
+{
+	const struct policies *ps = &db->cfg->policies;
+	struct buf sch = BUF_INIT, tbl = BUF_INIT, col = BUF_INIT, kind = BUF_INIT;
+	const char *params[4];
+	char **views = NULL;
+	size_t n_views = 0;
+	PGresult *r;
+
+	free(db->pcols);
+	db->pcols = NULL;
+	db->n_pcols = 0;
+	if (ps->n == 0)
+		return;
+	buf_putc(&sch, '{');
+	buf_putc(&tbl, '{');
+	buf_putc(&col, '{');
+	buf_putc(&kind, '{');
+	for (size_t i = 0; i < ps->n; i++) {
+		for (size_t k = 0; k < ps->p[i].n_deny + ps->p[i].n_mask; k++) {
+			bool deny = k < ps->p[i].n_deny;
+			const char *c = deny ? ps->p[i].deny[k] : ps->p[i].mask[k - ps->p[i].n_deny];
+			const char *sep = sch.len > 1 ? "," : "";
+
+			buf_printf(&sch, "%s\"%s\"", sep, ps->p[i].schema);
+			buf_printf(&tbl, "%s\"%s\"", sep, ps->p[i].table);
+			buf_printf(&col, "%s\"%s\"", sep, c);
+			buf_printf(&kind, "%s\"%zu:%s\"", sep, i, deny ? "deny" : "mask");
+		}
+	}
+	buf_putc(&sch, '}');
+	buf_putc(&tbl, '}');
+	buf_putc(&col, '}');
+	buf_putc(&kind, '}');
+	params[0] = buf_cstr(&sch);
+	params[1] = buf_cstr(&tbl);
+	params[2] = buf_cstr(&col);
+	params[3] = buf_cstr(&kind);
+	r = PQexecParams(db->conn,
+	    "SELECT c.oid, a.attnum, x.kind FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) "
+	    "x(sch, tbl, col, kind) JOIN pg_catalog.pg_namespace n ON n.nspname = x.sch "
+	    "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = x.tbl "
+	    "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = x.col",
+	    4, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		db->pcols = xcalloc((size_t)PQntuples(r) + 1, sizeof(*db->pcols));
+		for (int i = 0; i < PQntuples(r); i++) {
+			const char *k = PQgetvalue(r, i, 2);
+			size_t pi = (size_t)strtoul(k, NULL, 10);
+
+			db->pcols[i].table = (pg_oid)strtoul(PQgetvalue(r, i, 0), NULL, 10);
+			db->pcols[i].attnum = atoi(PQgetvalue(r, i, 1));
+			db->pcols[i].deny = strstr(k, "deny") != NULL;
+			db->pcols[i].mask_with = pi < ps->n ? ps->p[pi].mask_with : "[masked]";
+		}
+		db->n_pcols = (size_t)PQntuples(r);
+		if ((size_t)PQntuples(r) == 0)
+			log_warnx("column policies name no existing column in this database");
+	} else {
+		log_warnx("cannot resolve column policies: %s", PQresultErrorMessage(r));
+	}
+	PQclear(r);
+	/* Views (and views of views) that read a policy table. */
+	r = PQexecParams(db->conn,
+	    "WITH RECURSIVE base AS (SELECT c.oid FROM unnest($1::text[], $2::text[]) x(sch, tbl) "
+	    "JOIN pg_catalog.pg_namespace n ON n.nspname = x.sch "
+	    "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = x.tbl), "
+	    "deps(oid) AS (SELECT r.ev_class FROM pg_catalog.pg_depend d "
+	    "JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid "
+	    "WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass "
+	    "AND d.refobjid IN (SELECT oid FROM base) AND r.ev_class NOT IN (SELECT oid FROM base) "
+	    "UNION SELECT r.ev_class FROM pg_catalog.pg_depend d "
+	    "JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid JOIN deps ON d.refobjid = deps.oid "
+	    "WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND r.ev_class <> deps.oid) "
+	    "SELECT DISTINCT n.nspname || '.' || c.relname FROM deps "
+	    "JOIN pg_catalog.pg_class c ON c.oid = deps.oid "
+	    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
+	    2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		n_views = (size_t)PQntuples(r);
+		views = xcalloc(n_views + 1, sizeof(char *));
+		for (size_t i = 0; i < n_views; i++)
+			views[i] = xstrdup(PQgetvalue(r, (int)i, 0));
+		policy_set_views(views, n_views);
+	}
+	PQclear(r);
+	buf_free(&sch);
+	buf_free(&tbl);
+	buf_free(&col);
+	buf_free(&kind);
 }
 
 /* Session defaults and the prepared fixed parts of every call, in one pipeline. */
@@ -378,6 +482,7 @@ db_ensure(struct db *db, struct buf *why)
 		return false;
 	}
 	db->cancel = PQgetCancel(db->conn);
+	resolve_policies(db);
 	db->ready = true;
 	db->backoff_us = 0;
 	db->next_attempt_us = 0;
@@ -619,6 +724,7 @@ describe_columns(struct call *c, PGresult *r)
 {
 	c->ncols = PQnfields(r);
 	c->names = xcalloc((size_t)c->ncols + 1, sizeof(*c->names));
+	c->mask = xcalloc((size_t)c->ncols + 1, sizeof(*c->mask));
 	c->oids = xcalloc((size_t)c->ncols + 1, sizeof(*c->oids));
 	c->types = xcalloc((size_t)c->ncols + 1, sizeof(*c->types));
 	c->key_off = xcalloc((size_t)c->ncols + 1, sizeof(*c->key_off));
@@ -631,6 +737,16 @@ describe_columns(struct call *c, PGresult *r)
 			snprintf(unique, sizeof(unique), "%s_%d", name, k);
 		c->names[i] = xstrdup(unique);
 		c->oids[i] = PQftype(r, i);
+		for (size_t k = 0; k < c->db->n_pcols; k++) {
+			const struct policy_col *pc = &c->db->pcols[k];
+
+			if (PQftable(r, i) == pc->table && PQftablecol(r, i) == pc->attnum) {
+				if (pc->deny)
+					c->denied = PQfname(r, i);
+				else
+					c->mask[i] = pc->mask_with;
+			}
+		}
 		pgjson_type_of(c->oids[i], &c->types[i]);
 		c->key_off[i] = c->keys.len;
 		buf_putc(&c->keys, '"');
@@ -665,13 +781,18 @@ take_row(struct call *c, PGresult *r)
 		if (i)
 			buf_putc(row, ',');
 		buf_append(row, c->keys.data + c->key_off[i], c->key_off[i + 1] - c->key_off[i]);
-		if (PQgetisnull(r, 0, i))
+		if (c->mask[i] != NULL) {
+			buf_putc(row, '"');
+			json_escape(row, c->mask[i], strlen(c->mask[i]));
+			buf_putc(row, '"');
+		} else if (PQgetisnull(r, 0, i))
 			buf_puts(row, "null");
 		else
 			pgjson_value(row, &c->types[i], PQgetvalue(r, 0, i), (size_t)PQgetlength(r, 0, i));
 	}
 	buf_putc(row, '}');
-	if (c->req->single_value && res->row_count == 0 && c->ncols > 0 && !PQgetisnull(r, 0, 0))
+	if (c->req->single_value && res->row_count == 0 && c->ncols > 0 && !PQgetisnull(r, 0, 0) &&
+	    c->mask[0] == NULL)
 		pgjson_value(&res->value, &c->types[0], PQgetvalue(r, 0, 0),
 		    (size_t)PQgetlength(r, 0, 0));
 	if (res->rows.len + row->len + 1 > (size_t)c->req->max_result_bytes) {
@@ -860,6 +981,7 @@ free_call(struct call *c)
 	for (int i = 0; i < c->ncols && c->names != NULL; i++)
 		free(c->names[i]);
 	free(c->names);
+	free(c->mask);
 	free(c->oids);
 	free(c->types);
 	free(c->key_off);
@@ -906,6 +1028,16 @@ db_call(struct db *db, const struct db_request *req, const struct db_waiter *wai
 			buf_putc(&res->rows, ']');
 		if (c.client_cancelled && res->status != DB_OK)
 			res->status = DB_CANCELLED;
+		if (c.denied != NULL && res->status == DB_OK) {
+			/* The parser check should have refused this; the rows never leave anyway. */
+			char col[128];
+
+			snprintf(col, sizeof(col), "%s", c.denied);
+			db_result_reset(res);
+			res->status = DB_SQL_ERROR;
+			snprintf(res->sqlstate, sizeof(res->sqlstate), "42501");
+			buf_printf(&res->message, "column %s comes from a column denied by policy", col);
+		}
 		if (c.broken || PQstatus(db->conn) != CONNECTION_OK) {
 			bool retry = !c.got_result && !req->write && attempt == 0 && !c.client_cancelled;
 

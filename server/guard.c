@@ -9,6 +9,7 @@
 
 #include <pg_query.h>
 
+#include "policy.h"
 #include "util.h"
 
 #define GUARD_MAX_TREE_DEPTH 2000
@@ -519,6 +520,11 @@ guard_check_uncached(enum guard_policy policy, const char *sql, size_t len,
 		verdict_from_tree(policy, r.parse_tree, v);
 		if (v->stmt_len == 0)
 			v->stmt_len = (int)len - v->stmt_location;
+		if (v->allowed && policy_active() && !policy_check_tree(r.parse_tree, v->reason,
+		    sizeof(v->reason))) {
+			v->allowed = false;
+			v->sqlstate = "42501";
+		}
 	}
 	pg_query_free_parse_result(r);
 }

@@ -19,6 +19,7 @@
 #include "guard.h"
 #include "handlers.h"
 #include "log.h"
+#include "policy.h"
 #include "util.h"
 
 static const char USAGE[] =
@@ -237,6 +238,7 @@ main(int argc, char **argv)
 		return EXIT_NORMAL;
 	}
 	apply_logging(cfg);
+	policy_install(&cfg->policies);
 	signal(SIGPIPE, SIG_IGN);
 
 	memset(&d, 0, sizeof(d));

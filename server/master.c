@@ -20,6 +20,7 @@
 
 #include "exitcode.h"
 #include "log.h"
+#include "policy.h"
 #include "sdnotify.h"
 #include "token.h"
 #include "util.h"
@@ -264,6 +265,7 @@ reload(struct daemon *d)
 	config_free(d->cfg);
 	free(d->cfg);
 	d->cfg = next;
+	policy_install(&next->policies);
 	log_set_level((enum log_level)next->log_level);
 	d->generation++;
 	d->sb->generation = d->generation;
