@@ -98,8 +98,20 @@ jw_str(struct jw *w, const char *s)
 void
 jw_int(struct jw *w, int64_t v)
 {
+	char digits[24];
+	int n = 0;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
 	jw_sep(w);
-	buf_printf(w->b, "%" PRId64, v);
+	do {
+		digits[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		digits[n++] = '-';
+	buf_reserve(w->b, (size_t)n);
+	while (n > 0)
+		w->b->data[w->b->len++] = digits[--n];
 }
 
 void

@@ -22,6 +22,7 @@ struct framed {
 	size_t start;		/* first byte of in not yet handled */
 	size_t scanned;		/* prefix of in already searched for a newline */
 	size_t peeked;		/* prefix of in already checked for cancellations */
+	size_t last_cancel;	/* end of the last "notifications/cancelled" seen in in, or 0 */
 	bool eof;
 	bool out_broken;
 	bool discarding;	/* skipping the rest of an oversized line */
@@ -101,8 +102,20 @@ read_some(struct framed *f)
 			}
 		}
 	}
-	if (n > 0)
+	if (n > 0) {
+		/* Note where a cancellation may be, so requests need not rescan what follows them. */
+		size_t from = f->in.len > 24 ? f->in.len - 24 : 0;
+		const char *hit = NULL, *p = f->in.data + from;
+
 		f->in.len += (size_t)n;
+		while ((p = memmem(p, f->in.len - (size_t)(p - f->in.data), "notifications/cancelled",
+		    23)) != NULL) {
+			hit = p;
+			p += 23;
+		}
+		if (hit != NULL)
+			f->last_cancel = (size_t)(hit - f->in.data) + 23;
+	}
 	else if (n == 0)
 		f->eof = true;
 	else if (errno != EAGAIN) {
@@ -137,6 +150,8 @@ cancel_pending(void *ctx)
 	struct framed *f = ctx;
 
 	/* Lines after the current one may already hold its cancellation (one read, two lines). */
+	if (f->last_cancel <= f->start)
+		return false;
 	f->peeked = f->start;
 	return scan_for_cancel(f);
 }
@@ -211,6 +226,7 @@ framed_serve(const struct config *cfg, struct db *db, int in_fd, int out_fd,
 	session.stats = opts ? opts->stats : NULL;
 	if (preread_len > 0)
 		buf_append(&f.in, preread, preread_len);
+	f.last_cancel = f.in.len;	/* not searched: let cancel_pending look */
 
 	while (!f.out_broken) {
 		char *nl = f.in.len > f.scanned ?
@@ -262,6 +278,7 @@ framed_serve(const struct config *cfg, struct db *db, int in_fd, int out_fd,
 		buf_consume(&f.in, f.start);
 		f.scanned -= f.start;
 		f.peeked = f.peeked > f.start ? f.peeked - f.start : 0;
+		f.last_cancel = f.last_cancel > f.start ? f.last_cancel - f.start : 0;
 		f.start = 0;
 		read_some(&f);
 	}
