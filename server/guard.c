@@ -35,7 +35,7 @@ static const char *const deny_exact[] = {
 	"pg_sequence_last_value_reset", "pg_xact_commit_timestamp_origin_reset",
 	"database_to_xml", "database_to_xmlschema", "database_to_xml_and_xmlschema",
 	"pg_prewarm", "pg_visibility_map_summary_reset", "pg_truncate_visibility_map",
-	"pg_wal_switch", "pg_checkpoint", "pg_current_logfile_reset",
+	"pg_wal_switch", "pg_checkpoint", "pg_current_logfile_reset", "gin_clean_pending_list",
 	NULL,
 };
 
@@ -44,7 +44,7 @@ static const char *const deny_prefix[] = {
 	"pg_stat_statements_reset", "pg_create_", "pg_copy_", "pg_replication_origin_",
 	"pg_logical_", "pg_file_", "pg_read_", "pg_ls_", "pg_backup_", "pg_start_backup",
 	"pg_stop_backup", "pg_wal_replay_", "query_to_xml", "cursor_to_xml", "binary_upgrade_",
-	"pg_freespace_reset", "pg_kill_", "pg_signal_",
+	"pg_freespace_reset", "pg_kill_", "pg_signal_", "brin_summarize", "brin_desummarize",
 	NULL,
 };
 

@@ -38,6 +38,7 @@ if psql("SELECT rolsuper FROM pg_roles WHERE rolname = current_user") != "t":
 
 def short(sql, n=90):
     one = " ".join(sql.split())
+    one = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in one)
     return one if len(one) <= n else one[:n - 3] + "..."
 
 
@@ -736,8 +737,8 @@ attempt("execute", {"sql": "DELETE FROM sales.orders"}, "refuse", "execute DELET
 
 # -- the end -----------------------------------------------------------------------------------
 diag(f"hostile statements tried: {counts['hostile']} ({counts['calls']} tool calls in all; "
-     f"{counts['refused']} hostile calls refused or failed, {counts['succeeded']} ran harmlessly "
-     f"or not; pgmcp restarted {counts['restarts']} times to clear leaked state)")
+     f"{counts['refused']} hostile calls refused or failed, {counts['succeeded']} answered with a "
+     f"result; pgmcp restarted {counts['restarts']} times to clear leaked state)")
 ok(counts["hostile"] >= 60, f"at least 60 hostile statements tried ({counts['hostile']})")
 rc = srv.close()
 is_(rc, 0, "pgmcp exits 0 at end of input")
