@@ -16,6 +16,7 @@
 static const char *const access_values[] = { "read_only", "read_write", NULL };
 static const char *const level_values[] = { "debug", "info", "notice", "warning", "error", NULL };
 static const char *const format_values[] = { "logfmt", "json", NULL };
+static const char *const text_format_values[] = { "json", "csv", "markdown", NULL };
 
 #define DAY_MS (24LL * 3600 * 1000)
 
@@ -65,6 +66,12 @@ const struct conf_key config_keys[] = {
 	{ "log.level", CONF_ENUM, OFF(log_level), 0, 0, "info", level_values, CONF_RELOADABLE },
 	{ "log.format", CONF_ENUM, OFF(log_format), 0, 0, "logfmt", format_values, CONF_RELOADABLE },
 	{ "log.file", CONF_STRING, OFF(log_file), 0, 0, NULL, NULL, 0 },
+	{ "audit.file", CONF_STRING, OFF(audit_file), 0, 0, NULL, NULL, CONF_RELOADABLE },
+	{ "audit.log", CONF_BOOL, OFF(audit_log), 0, 0, "false", NULL, CONF_RELOADABLE },
+	{ "audit.log_parameters", CONF_BOOL, OFF(audit_log_parameters), 0, 0, "false", NULL,
+	    CONF_RELOADABLE },
+	{ "output.text_format", CONF_ENUM, OFF(text_format), 0, 0, "json", text_format_values,
+	    CONF_RELOADABLE },
 	{ NULL, 0, 0, 0, 0, NULL, NULL, 0 },
 };
 

@@ -51,6 +51,12 @@ struct config {
 	int log_level;
 	int log_format;
 	char *log_file;
+	/* audit log (audit.c) */
+	char *audit_file;
+	bool audit_log;
+	bool audit_log_parameters;
+	/* output: the text content of rows results (textfmt.c) */
+	int text_format;
 	/* daemon */
 	struct listen_setting *listen;
 	size_t n_listen;

@@ -103,7 +103,10 @@ daemon_load_config(const struct config_source *src, struct config *cfg, bool to_
 		cfg->workers = src->workers;
 	count = errors.count;
 	if (count > 0 && to_log) {
-		char *text = errors.text.data, *save = NULL;
+		char *text, *save = NULL;
+
+		buf_cstr(&errors.text);	/* strtok_r needs the terminator */
+		text = errors.text.data;
 
 		for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 			log_error("%s", line);

@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "log.h"
 #include "mcp.h"
+#include "token.h"
 #include "util.h"
 
 #define READ_CHUNK 65536
@@ -224,6 +225,16 @@ framed_serve(const struct config *cfg, struct db *db, int in_fd, int out_fd,
 	io.ctx = &f;
 	mcp_session_init(&session, cfg, db, &io);
 	session.stats = opts ? opts->stats : NULL;
+	{
+		/* No session id on this transport: a random one ties one connection's records. */
+		uint64_t id;
+
+		random_bytes(&id, sizeof(id));
+		snprintf(session.session_hash, sizeof(session.session_hash), "%016llx",
+		    (unsigned long long)id);
+		snprintf(session.client, sizeof(session.client), "%s",
+		    opts && opts->client ? opts->client : "stdio");
+	}
 	if (preread_len > 0)
 		buf_append(&f.in, preread, preread_len);
 	f.last_cancel = f.in.len;	/* not searched: let cancel_pending look */

@@ -16,6 +16,7 @@ struct framed_opts {
 	bool eof_cancels;		/* the peer closing means it is gone: cancel its work */
 	int64_t write_timeout_ms;	/* give up on a client that does not read */
 	struct sb_counters *stats;
+	const char *client;		/* the peer, for the audit log ("stdio" without opts) */
 };
 
 /*

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "audit.h"
 #include "config.h"
 #include "daemon.h"
 #include "db.h"
@@ -70,11 +71,12 @@ static const char USAGE[] =
 "PGMCP_ACCESS=read_write) > configuration file > built-in defaults.\n"
 "\n"
 "Tools: query, list_schemas, list_tables, describe_table, explain, list_extensions,\n"
-"database_info, and execute in read_write mode. Resources: pgmcp://tables/{schema}/{table}.\n"
+"database_info, top_queries, health, active_queries, and execute in read_write mode.\n"
+"Resources: pgmcp://tables/{schema}/{table}. audit.file keeps a JSON line per tool call.\n"
 "\n"
 "Signals (daemon): HUP reloads the file (a new generation of workers; an invalid file\n"
 "keeps the old one), TERM drains requests in flight then stops, INT stops fast, QUIT\n"
-"stops at once, USR1 reopens log and audit files.\n"
+"stops at once, USR1 reopens log and audit files. With --stdio, USR1 reopens the audit file.\n"
 "\n"
 "Examples:\n"
 "  pgmcp --stdio postgresql://reader@localhost/shop\n"
@@ -135,6 +137,17 @@ apply_logging(const struct config *cfg)
 	}
 }
 
+/* stdio mode has no master to forward USR1: the handler only asks the audit log to reopen. */
+static void
+on_usr1(int sig)
+{
+	int saved = errno;
+
+	(void)sig;
+	audit_request_reopen();
+	errno = saved;
+}
+
 /* One session on stdin/stdout. A socket on stdin (inetd, systemd Accept=yes) may speak HTTP. */
 static int
 run_stdio(struct config *cfg)
@@ -155,6 +168,15 @@ run_stdio(struct config *cfg)
 		/* The connection itself: framed JSON-RPC or one HTTP connection, sniffed. */
 		fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
 		return worker_serve_fd(&d, STDIN_FILENO);
+	}
+	{
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_usr1;
+		sa.sa_flags = SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGUSR1, &sa, NULL);
 	}
 	db = db_new(cfg);
 	db_connect_start(db);	/* the handshake proceeds while the client initializes */
@@ -229,13 +251,16 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(USAGE, stdout);
-			return EXIT_NORMAL;
+			rc = EXIT_NORMAL;
+			goto leave;
 		case 'V':
 			printf("pgmcp %s\n", PGMCP_VERSION);
-			return EXIT_NORMAL;
+			rc = EXIT_NORMAL;
+			goto leave;
 		default:
 			fprintf(stderr, "Try 'pgmcp --help' for more information.\n");
-			return EXIT_USAGE;
+			rc = EXIT_USAGE;
+			goto leave;
 		}
 	}
 	if (optind < argc) {
@@ -244,17 +269,24 @@ main(int argc, char **argv)
 			    argv[optind + (src.dsn ? 0 : 1)]);
 		src.dsn = argv[optind];
 	}
-	if (daemon_load_config(&src, cfg, false) > 0) {
+	rc = daemon_load_config(&src, cfg, false) > 0 ? EXIT_CONFIG : EXIT_NORMAL;
+	if (rc != EXIT_NORMAL || check_only) {
+		if (rc == EXIT_NORMAL)
+			printf("configuration OK\n");
 		config_free(cfg);
-		return EXIT_CONFIG;
-	}
-	if (check_only) {
-		printf("configuration OK\n");
-		config_free(cfg);
-		free(cfg);
-		return EXIT_NORMAL;
+		goto leave;
 	}
 	apply_logging(cfg);
+	{
+		char why[512];
+
+		if (!audit_check(cfg, why, sizeof(why))) {
+			fprintf(stderr, "pgmcp: %s\n", why);
+			config_free(cfg);
+			rc = EXIT_CONFIG;
+			goto leave;
+		}
+	}
 	policy_install(&cfg->policies);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -268,13 +300,19 @@ main(int argc, char **argv)
 
 		if (adopted < 0) {
 			fprintf(stderr, "pgmcp: %s\n", buf_cstr(&err));
-			return EXIT_CONFIG;
+			buf_free(&err);
+			config_free(cfg);
+			rc = EXIT_CONFIG;
+			goto leave;
 		}
 		if (adopted > 0 && cfg->n_listen > 0)
 			log_warnx("using %d sockets from systemd (LISTEN_FDS); listen: is ignored", adopted);
 		if (adopted == 0 && cfg->n_listen > 0 && listeners_open(cfg, &d.ls, &err) < 0) {
 			fprintf(stderr, "pgmcp: %s\n", buf_cstr(&err));
-			return EXIT_CONFIG;
+			buf_free(&err);
+			config_free(cfg);
+			rc = EXIT_CONFIG;
+			goto leave;
 		}
 		buf_free(&err);
 	}
@@ -286,9 +324,15 @@ main(int argc, char **argv)
 		rc = master_run(&d);
 		listeners_close(&d.ls, true);
 	}
+	audit_shutdown();
 	guard_shutdown();
 	config_free(d.cfg);
 	free(d.cfg);
+	free(sets);
+	free(listen);
+	return rc;
+leave:	/* before anything was started */
+	free(cfg);
 	free(sets);
 	free(listen);
 	return rc;

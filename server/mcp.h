@@ -76,6 +76,8 @@ struct mcp_session {
 	char version[16];	/* negotiated legacy version */
 	int log_level;		/* set by logging/setLevel */
 	char client_name[96];
+	char client[128];	/* who is calling, for the audit log: token name, peer or "stdio" */
+	char session_hash[20];	/* hex digest of the session id (or a per-connection id), or "" */
 	struct mcp_request *current;	/* the request a cancellation would target */
 	char current_id[128];	/* its id, canonical, for matching notifications/cancelled */
 	bool cancelled;

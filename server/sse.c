@@ -148,6 +148,9 @@ sse_stream(struct http_ctx *h)
 	io.ctx = &x;
 	mcp_session_init(&s, cfg, w->db, &io);
 	s.stats = &w->me->c;
+	snprintf(s.client, sizeof(s.client), "%s", h->client);
+	snprintf(s.session_hash, sizeof(s.session_hash), "%016llx",
+	    (unsigned long long)token_hash(x.token));
 	x.s = &s;
 
 	while (!x.gone && !worker_check_signals(w)) {

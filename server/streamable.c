@@ -315,7 +315,10 @@ streamable_post(struct http_ctx *h)
 	io.ctx = &st;
 	mcp_session_init(&s, cfg, h->w->db, &io);
 	s.stats = &h->w->me->c;
+	snprintf(s.client, sizeof(s.client), "%s", h->client);
 	if (have_session) {
+		snprintf(s.session_hash, sizeof(s.session_hash), "%016llx",
+		    (unsigned long long)token_hash(sid));
 		s.initialized = s.client_ready = true;
 		snprintf(s.version, sizeof(s.version), "%s", claims.version);
 		entry = sb_session(h->w->d->sb, token_hash(sid), false);

@@ -19,6 +19,7 @@ struct tool_ctx {
 	struct db_result res;
 	bool done;
 	bool failed;
+	const char *refused_sqlstate;	/* set when the guard refused the statement (audit) */
 	/* bound parameters for the statement being run */
 	const char **params;
 	int nparams;
@@ -61,6 +62,10 @@ void tool_list_tables(struct tool_ctx *tc);
 void tool_describe_table(struct tool_ctx *tc);
 void tool_list_extensions(struct tool_ctx *tc);
 void tool_database_info(struct tool_ctx *tc);
+/* Insight tools (tools_insight.c). */
+void tool_top_queries(struct tool_ctx *tc);
+void tool_health(struct tool_ctx *tc);
+void tool_active_queries(struct tool_ctx *tc);
 
 /* "schema.table", "table" or quoted forms to (schema or NULL, table), as PostgreSQL reads them. */
 void catalog_split_name(const char *name, char **schema, char **table);

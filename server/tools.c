@@ -8,6 +8,7 @@
 
 #include <json.h>
 
+#include "audit.h"
 #include "handlers.h"
 #include "scoreboard.h"
 #include "log.h"
@@ -158,6 +159,82 @@ static const struct tool_def tool_defs[] = {
 	    "{'type':'string'},'user':{'type':'string'},'access':{'type':'string'},'limits':"
 	    "{'type':'object'}},'required':['server_version','database','user','access']}",
 	    true, false, true, false, tool_database_info },
+	{ "top_queries", "Most expensive queries (pg_stat_statements)",
+	    "The statements that cost this database the most, from the pg_stat_statements "
+	    "extension: for each, its text (constants replaced by $1, $2 ...), calls, total and mean "
+	    "execution time in ms, its share of all execution time, rows, and shared buffer blocks "
+	    "hit and read. Order by total_time (default: what to optimise first), mean_time (the "
+	    "slowest single runs), calls, rows or blocks_read (I/O). Use explain on a statement "
+	    "from here to see why it is slow. When the extension is not installed the call fails "
+	    "with the steps to enable it (shared_preload_libraries and CREATE EXTENSION). Without "
+	    "pg_read_all_stats, statements of other roles read <insufficient privilege>.",
+	    "{'type':'object','properties':{"
+	    "'limit':{'type':'integer','minimum':1,'maximum':100,'default':10,"
+	    "'description':'How many statements to return.','examples':[10]},"
+	    "'order_by':{'type':'string','enum':['total_time','mean_time','calls','rows',"
+	    "'blocks_read'],'default':'total_time','examples':['mean_time']},"
+	    "'all_databases':{'type':'boolean','default':false,"
+	    "'description':'Include statements run in other databases of the server.'}},"
+	    "'additionalProperties':false}",
+	    "{'type':'object','properties':{'extension_version':{'type':'string'},"
+	    "'order_by':{'type':'string'},'statements_tracked':{'type':'integer'},"
+	    "'queries':{'type':'array','items':{'type':'object','properties':{"
+	    "'queryid':{'type':['string','null']},'database':{'type':['string','null']},"
+	    "'role':{'type':['string','null']},'calls':{'type':'integer'},"
+	    "'total_ms':{'type':'number'},'mean_ms':{'type':'number'},"
+	    "'share_of_total_time_pct':{'type':['number','null']},'rows':{'type':'integer'},"
+	    "'shared_blks_hit':{'type':'integer'},'shared_blks_read':{'type':'integer'},"
+	    "'cache_hit_pct':{'type':['number','null']},'query':{'type':'string'}}}}},"
+	    "'required':['order_by','queries']}",
+	    true, false, true, false, tool_top_queries },
+	{ "health", "Database health check",
+	    "One health report of the server and this database, each section a list to act on "
+	    "with a suggested fix: connections against max_connections by state and database; "
+	    "cache hit ratio; tables needing VACUUM or ANALYZE (dead tuples, last vacuum and "
+	    "analyze); a table bloat estimate; invalid indexes; indexes never scanned (not unique "
+	    "or primary keys); duplicate indexes; sequences near their maximum; transaction-ID "
+	    "wraparound age per database; transactions open longer than 5 minutes; sessions "
+	    "blocked by locks and who blocks them; replication lag (or not a primary with "
+	    "replicas). findings sums up in one sentence each what needs attention; an empty "
+	    "findings list means nothing was found. Lists are cut at 20 entries. Run it when asked "
+	    "how the database is doing or why it is slow.",
+	    "{'type':'object','properties':{},'additionalProperties':false,'examples':[{}]}",
+	    "{'type':'object','properties':{'checked_at':{'type':'string'},"
+	    "'findings':{'type':'array','items':{'type':'string'},"
+	    "'description':'One sentence per problem found; empty when all is well.'},"
+	    "'connections':{'type':'object'},'cache_hit_ratio':{'type':'object'},"
+	    "'vacuum_analyze':{'type':'array'},'bloat':{'type':'array'},"
+	    "'invalid_indexes':{'type':'array'},'unused_indexes':{'type':'array'},"
+	    "'duplicate_indexes':{'type':'array'},'sequences':{'type':'array'},"
+	    "'wraparound':{'type':'array'},'long_transactions':{'type':'array'},"
+	    "'blocking_locks':{'type':'array'},'replication':{'type':'object'}},"
+	    "'required':['findings','connections','cache_hit_ratio','vacuum_analyze','bloat',"
+	    "'invalid_indexes','unused_indexes','duplicate_indexes','sequences','wraparound',"
+	    "'long_transactions','blocking_locks','replication']}",
+	    true, false, true, false, tool_health },
+	{ "active_queries", "What is running now",
+	    "The sessions running statements right now (pg_stat_activity), longest-running first: "
+	    "pid, database, user, application, client address, state, wait event, how long the "
+	    "statement, the state and the transaction have lasted (ms), the pids blocking it when "
+	    "it waits on a lock, and the statement text (cut at 500 characters). Sessions idle in "
+	    "a transaction are included; plain idle sessions only with include_idle. The session "
+	    "serving this call is left out. Without pg_read_all_stats, other roles statements "
+	    "show as insufficient privilege.",
+	    "{'type':'object','properties':{'include_idle':{'type':'boolean','default':false,"
+	    "'description':'Also list idle sessions (their last statement).','examples':[true]}},"
+	    "'additionalProperties':false}",
+	    "{'type':'object','properties':{'queries':{'type':'array','items':{'type':'object',"
+	    "'properties':{'pid':{'type':'integer'},'database':{'type':'string'},"
+	    "'user':{'type':'string'},'application':{'type':'string'},'client':{'type':'string'},"
+	    "'backend_type':{'type':'string'},'state':{'type':'string'},"
+	    "'wait_event':{'type':'string'},'running_ms':{'type':'integer'},"
+	    "'state_ms':{'type':'integer'},'transaction_ms':{'type':'integer'},"
+	    "'blocked_by':{'type':'array','items':{'type':'integer'}},'query':{'type':'string'},"
+	    "'query_truncated':{'type':'boolean'}}}},'row_count':{'type':'integer'},"
+	    "'truncated':{'type':'boolean'},'sessions_total':{'type':'integer'},"
+	    "'max_connections':{'type':'integer'},'server_time':{'type':'string'}},"
+	    "'required':['queries','row_count']}",
+	    true, false, true, false, tool_active_queries },
 };
 
 #define N_TOOL_DEFS (sizeof(tool_defs) / sizeof(tool_defs[0]))
@@ -623,6 +700,7 @@ tool_guard_error(struct tool_ctx *tc, const struct guard_verdict *v, const char 
 {
 	struct buf text = BUF_INIT;
 
+	tc->refused_sqlstate = v->sqlstate;	/* for the audit record */
 	if (strcmp(v->sqlstate, "42601") == 0) {
 		buf_printf(&text, "ERROR 42601: %s", v->reason);
 		put_position(&text, sql, v->error_position);
@@ -689,6 +767,7 @@ tools_call(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 	struct tool_ctx tc;
 	const char *tname;
 	int64_t start = now_us();
+	size_t out_before = w->b->len;
 
 	if (rq->params == NULL || !json_object_object_get_ex(rq->params, "name", &name) ||
 	    !json_object_is_type(name, json_type_string)) {
@@ -763,6 +842,8 @@ tools_call(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 		st->timeouts += tc.res.timed_out;
 		st->cancellations += tc.res.status == DB_CANCELLED;
 	}
+	if (audit_enabled(s->cfg))	/* before the response goes out */
+		audit_tool_call(&tc, tname, dt ? dt->sql : NULL, start, w->b->len - out_before);
 	log_debug("tool %s: %s in %.1f ms", tname, tc.res.status == DB_OK ? "ok" : "failed",
 	    (double)(now_us() - start) / 1000.0);
 	db_result_free(&tc.res);

@@ -8,6 +8,7 @@
 #include <json.h>
 
 #include "jsonw.h"
+#include "textfmt.h"
 #include "util.h"
 
 /* Characters (not bytes) before the statement inside the text the model sent. */
@@ -46,6 +47,55 @@ check_param_count(struct tool_ctx *tc, const struct guard_verdict *v)
 		return false;
 	}
 	return true;
+}
+
+static void
+put_text_block(struct jw *w, const char *text, size_t len)
+{
+	jw_obj_begin(w);
+	jw_kstr(w, "type", "text");
+	jw_key(w, "text");
+	jw_strn(w, text, len);
+	jw_obj_end(w);
+}
+
+/*
+ * output.text_format csv or markdown: the table as text, then (when there is something to
+ * say) one short line with what the table cannot show: truncation, the command tag of a
+ * write, an empty result. structuredContent keeps the whole JSON document.
+ */
+static void
+write_rows_text(struct tool_ctx *tc, const char *json, size_t len, bool with_affected)
+{
+	struct db_result *r = &tc->res;
+	struct buf table = BUF_INIT, status = BUF_INIT;
+
+	if (r->columns.len > 2)
+		textfmt_rows((enum text_format)tc->s->cfg->text_format, r->columns.data, r->columns.len,
+		    r->rows.len ? r->rows.data : "[]", r->rows.len ? r->rows.len : 2, &table);
+	if (r->command[0] && (with_affected || table.len == 0))
+		buf_printf(&status, "%s", r->command);
+	if (table.len > 0 && r->row_count == 0)
+		buf_printf(&status, "%s0 rows", status.len ? "; " : "");
+	if (r->truncated)
+		buf_printf(&status, "%sTruncated (%s): only the first %lld rows are shown. Narrow the "
+		    "query (WHERE, aggregates, ORDER BY with LIMIT) to see the rest.",
+		    status.len ? "; " : "", r->truncated_by, (long long)r->row_count);
+	if (table.len == 0 && status.len == 0)
+		buf_puts(&status, "OK");
+	tc->done = true;
+	jw_key(tc->w, "content");
+	jw_arr_begin(tc->w);
+	if (table.len > 0)
+		put_text_block(tc->w, table.data, table.len);
+	if (status.len > 0)
+		put_text_block(tc->w, status.data, status.len);
+	jw_arr_end(tc->w);
+	jw_key(tc->w, "structuredContent");
+	jw_raw(tc->w, json, len);
+	jw_kbool(tc->w, "isError", false);
+	buf_free(&table);
+	buf_free(&status);
 }
 
 /* Writes the rows result object shared by query and execute. */
@@ -96,7 +146,10 @@ tool_write_rows_result(struct tool_ctx *tc, bool with_affected)
 	jw_key(&w, "elapsed_ms");
 	jw_fixed(&w, (double)r->elapsed_us / 1000.0, 3);
 	jw_obj_end(&w);
-	tool_result_json(tc, out.data, out.len);
+	if (tc->s->cfg->text_format == TEXT_FORMAT_JSON)
+		tool_result_json(tc, out.data, out.len);
+	else
+		write_rows_text(tc, out.data, out.len, with_affected);
 	buf_free(&out);
 }
 

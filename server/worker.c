@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "conn.h"
 #include "db.h"
 #include "exitcode.h"
@@ -39,8 +40,10 @@ on_signal(int sig)
 		worker_stop = 1;
 	else if (sig == SIGINT)
 		worker_quit = worker_stop = 1;
-	else if (sig == SIGUSR1)
+	else if (sig == SIGUSR1) {
 		worker_reopen = 1;
+		audit_request_reopen();	/* a long session reopens before its next record */
+	}
 	if (the_worker != NULL && write(the_worker->sig_pipe[1], &c, 1) < 0) {
 		/* the pipe is full: the loop will wake up anyway */
 	}
@@ -64,6 +67,7 @@ worker_check_signals(struct worker *w)
 		worker_reopen = 0;
 		if (w->cfg->log_file && w->cfg->log_file[0] && log_open_file(w->cfg->log_file) < 0)
 			log_warn("cannot reopen log.file %s", w->cfg->log_file);
+		audit_reopen();
 	}
 	if (!w->d->single && getppid() != w->d->master_pid)
 		worker_quit = worker_stop = 1;	/* the master is gone: nobody supervises us */
@@ -243,7 +247,7 @@ serve_connection(struct worker *w, int fd, int protocols)
 					break;
 				{
 					struct framed_opts opts = { w->cfg->http_idle_timeout_ms, w->sig_pipe[0],
-						true, w->cfg->http_request_timeout_ms, &w->me->c };
+						true, w->cfg->http_request_timeout_ms, &w->me->c, c.peer };
 
 					framed_serve(w->cfg, w->db, c.fd, c.fd, conn_data(&c), conn_avail(&c),
 					    &opts);
@@ -430,6 +434,7 @@ worker_run(struct daemon *d, int slot, uint32_t generation)
 	}
 	free(pfd);
 	worker_teardown();
+	audit_shutdown();
 	guard_shutdown();
 	_exit(EXIT_NORMAL);
 }

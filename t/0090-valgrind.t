@@ -18,7 +18,9 @@ prefix = ["valgrind", "--quiet", "--leak-check=full", "--errors-for-leak-kinds=d
           "--show-leak-kinds=definite,indirect", "--error-exitcode=99", "--track-origins=yes",
           f"--log-file={log}"]
 T = 120
-with Server(prefix=prefix) as s:
+audit = os.path.join(os.path.dirname(log), "audit.jsonl")
+with Server("--set", f"audit.file={audit}", "--set", "audit.log=true",
+            "--set", "output.text_format=csv", prefix=prefix) as s:
     ok("result" in s.request("server/discover", timeout=T), "server/discover")
     s.initialize()
     ok("result" in s.request("ping", timeout=T), "ping")
@@ -41,6 +43,9 @@ with Server(prefix=prefix) as s:
         ("explain", {"sql": "SELECT count(*) FROM sales.orders", "analyze": True, "format": "json"}),
         ("list_extensions", {"available": True}),
         ("database_info", {}),
+        ("health", {}),
+        ("active_queries", {"include_idle": True}),
+        ("top_queries", {"limit": 5}),
     ]
     for name, args in calls:
         r = s.call(name, args, timeout=T, meta={"progressToken": "p"})
@@ -69,6 +74,8 @@ with Server(prefix=prefix) as s:
     rc = s.close(timeout=T)
 with open(log) as f:
     report = f.read()
+with open(audit) as f:
+    ok(len(f.read().splitlines()) >= 18, "the audit log has a record per tool call")
 is_(rc, 0, "valgrind reports no error (exit status)")
 ok("definitely lost" not in report and "Invalid" not in report and "uninitialised" not in report,
    "the valgrind log is clean", report[:4000])
