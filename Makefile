@@ -6,6 +6,7 @@ BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 DOCDIR ?= $(PREFIX)/share/doc/pgmcp
+SYSTEMDUNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
 DESTDIR ?=
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -96,6 +97,23 @@ install: all
 	test -e $(DESTDIR)$(SYSCONFDIR)/pgmcp/pgmcp.yaml || \
 		install -m 0640 conf/pgmcp.yaml $(DESTDIR)$(SYSCONFDIR)/pgmcp/pgmcp.yaml
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	for u in pgmcp.service pgmcp.socket pgmcp-inetd.socket pgmcp-inetd@.service; do \
+		sed -e 's|/usr/bin/pgmcp|$(BINDIR)/pgmcp|g' -e 's|/etc/pgmcp/|$(SYSCONFDIR)/pgmcp/|g' \
+			systemd/$$u >$(DESTDIR)$(SYSTEMDUNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; \
+	done
+
+# Deployment checks that need no Docker engine (slow, and root for the rehearsal; not part of
+# `make check`): Dockerfile lint, docker-compose.yml, the image's runtime stage rehearsed on a
+# debootstrapped Debian root, and the Debian package. See scripts/deploy-check.
+.PHONY: deploy-check deb
+deploy-check: deps all
+	@scripts/deploy-check
+
+# build/pgmcp_<VERSION>_<arch>.deb (dpkg-deb; see scripts/build-deb).
+deb: all
+	@scripts/build-deb
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pgmcp $(DESTDIR)$(MANDIR)/man1/pgmcp.1

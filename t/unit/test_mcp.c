@@ -484,7 +484,7 @@ test_tools_list(void)
 	static const char *const paged[] = { "limits.page_size=3" };
 	static const char *const limits[] = { "limits.max_rows=50", "limits.max_result_bytes=2048" };
 	static const char *const all_ro = "query,list_schemas,list_tables,describe_table,explain,"
-	    "list_extensions,database_info";
+	    "list_extensions,database_info,top_queries,health,active_queries";
 	struct env e;
 	struct json_object *r, *q;
 	char names[512];
@@ -533,7 +533,8 @@ test_tools_list(void)
 	initialize(&e, INIT("2025-06-18"));
 	list_all(&e, names, sizeof(names), &fine);
 	is_str(names, "query,execute,list_schemas,list_tables,describe_table,explain,"
-	    "list_extensions,database_info", "read_write: execute is listed");
+	    "list_extensions,database_info,top_queries,health,active_queries",
+	    "read_write: execute is listed");
 	r = call(&e, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
 	ok(json_object_get_boolean(get(r, "result>tools>1>annotations>destructiveHint")),
 	    "execute: destructiveHint");
@@ -554,8 +555,8 @@ test_tools_list(void)
 	}
 	initialize(&e, INIT("2025-06-18"));
 	list_all(&e, names, sizeof(names), &fine);
-	is_str(names, "query,list_schemas,list_tables,describe_table,list_extensions,database_info",
-	    "a disabled tool is not listed");
+	is_str(names, "query,list_schemas,list_tables,describe_table,list_extensions,database_info,"
+	    "top_queries,health,active_queries", "a disabled tool is not listed");
 	fails(&e, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
 	    "{\"name\":\"explain\",\"arguments\":{\"sql\":\"SELECT 1\"}}}", RPC_INVALID_PARAMS,
 	    "disabled", "calling a disabled tool");
@@ -564,7 +565,7 @@ test_tools_list(void)
 	/* Cursors: pages of three. */
 	env_open(&e, paged, 1);
 	initialize(&e, INIT("2025-06-18"));
-	is_int(list_all(&e, names, sizeof(names), &fine), 3, "page_size 3: three pages");
+	is_int(list_all(&e, names, sizeof(names), &fine), 4, "page_size 3: four pages for ten tools");
 	ok(fine, "every page answered");
 	is_str(names, all_ro, "the pages together list every tool once, in order");
 	r = call(&e, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
