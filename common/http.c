@@ -19,7 +19,16 @@ size_t
 http_head_end(const char *data, size_t len)
 {
 	const char *p = memmem(data, len, "\r\n\r\n", 4);
+	size_t scan = p ? (size_t)(p - data) : len;
 
+	/*
+	 * A bare LF is refused by the parser; hand it the head up to there at once, or a client
+	 * ending lines with LF alone would wait for the header timeout instead of a 400.
+	 */
+	for (const char *lf = memchr(data, '\n', scan); lf != NULL;
+	    lf = memchr(lf + 1, '\n', scan - (size_t)(lf + 1 - data)))
+		if (lf == data || lf[-1] != '\r')
+			return (size_t)(lf - data) + 1;
 	return p ? (size_t)(p - data) + 4 : 0;
 }
 

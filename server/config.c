@@ -195,6 +195,39 @@ new_listener(struct config *cfg)
 	return l;
 }
 
+/* What is wrong with a listener address, or NULL: the syntax only (binding tells the rest). */
+static const char *
+listen_address_problem(const char *address)
+{
+	const char *port;
+	long n = 0;
+
+	if (strncmp(address, "unix:", 5) == 0)
+		return address[5] == '/' ? NULL : "a Unix socket address is unix:/absolute/path";
+	if (address[0] == '[') {
+		const char *close = strchr(address, ']');
+
+		if (close == NULL || close[1] != ':')
+			return "expected [ipv6]:port, e.g. \"[::1]:8080\"";
+		port = close + 2;
+	} else {
+		port = strrchr(address, ':');
+		if (port == NULL)
+			return "expected host:port, [ipv6]:port or unix:/path, e.g. \"127.0.0.1:8080\"";
+		port++;
+	}
+	if (*port == '\0')
+		return "the port is missing";
+	for (const char *p = port; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return "the port must be a number from 0 to 65535";
+		n = n * 10 + (*p - '0');
+		if (n > 65535)
+			return "the port must be a number from 0 to 65535";
+	}
+	return NULL;
+}
+
 /*
  * listen: a list of addresses ("127.0.0.1:8080", "[::1]:8080", "unix:/run/pgmcp.sock") or of
  * mappings { address, protocols: [http, framed], mode: "0660", owner: "user:group" }.
@@ -215,6 +248,7 @@ listen_section(struct conf_ctx *ctx, yaml_node_t *node, void *settings)
 	    it < node->data.sequence.items.top; it++) {
 		yaml_node_t *item = conf_node(ctx, *it);
 		struct listen_setting *l;
+		const char *why;
 		char origin[512];
 
 		snprintf(origin, sizeof(origin), "%s:%zu:%zu", ctx->file, item->start_mark.line + 1,
@@ -227,6 +261,8 @@ listen_section(struct conf_ctx *ctx, yaml_node_t *node, void *settings)
 			l = new_listener(cfg);
 			l->address = text;
 			l->origin = xstrdup(origin);
+			if ((why = listen_address_problem(text)) != NULL)
+				conf_error_at(ctx, item, "listen", "\"%s\": %s", text, why);
 			continue;
 		}
 		if (item->type != YAML_MAPPING_NODE) {
@@ -274,6 +310,9 @@ listen_section(struct conf_ctx *ctx, yaml_node_t *node, void *settings)
 				if (text == NULL)
 					continue;
 				if (strcmp(key, "address") == 0) {
+					why = listen_address_problem(text);
+					if (why != NULL)
+						conf_error_at(ctx, v, "listen.address", "\"%s\": %s", text, why);
 					free(l->address);
 					l->address = text;
 					text = NULL;
@@ -328,11 +367,15 @@ config_add_listen(struct config *cfg, const char *address, const char *origin,
     struct conf_errors *errors)
 {
 	struct listen_setting *l = new_listener(cfg);
+	const char *why = listen_address_problem(address);
 
-	(void)errors;
 	l->address = xstrdup(address);
 	l->origin = xstrdup(origin);
-	return 0;
+	if (why == NULL)
+		return 0;
+	buf_printf(&errors->text, "%s: listen: \"%s\": %s\n", origin, address, why);
+	errors->count++;
+	return -1;
 }
 
 static void

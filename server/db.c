@@ -31,6 +31,7 @@ struct db {
 	PGconn *conn;
 	PGcancel *cancel;
 	bool connecting;
+	bool poll_writing;	/* the pending attempt waits to write, not to read */
 	bool ready;
 	bool inspected;
 	int64_t connect_deadline_us;
@@ -164,6 +165,7 @@ db_connect_start(struct db *db)
 
 	db->conn = PQconnectStartParams(kw, val, 1);
 	db->connecting = true;
+	db->poll_writing = true;	/* libpq's first step is to write the startup packet */
 	db->connect_deadline_us = now_us() + db->cfg->connect_timeout_ms * 1000;
 	if (db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD) {
 		set_conn_error(db, "");
@@ -426,9 +428,53 @@ schedule_retry(struct db *db)
 	db->next_attempt_us = now_us() + db->backoff_us;
 }
 
+/* The connection is up: prepare the session. False (with why filled) if that failed. */
+static bool
+finish_connect(struct db *db, struct buf *why)
+{
+	db->connecting = false;
+	if (!db_setup(db)) {
+		if (db->last_error.len == 0)
+			set_conn_error(db, "setting up the session failed: ");
+		db_drop(db);
+		schedule_retry(db);
+		log_warnx("cannot set up the database session: %s", buf_cstr(&db->last_error));
+		if (why != NULL)
+			buf_printf(why, "database unavailable: %s", buf_cstr(&db->last_error));
+		return false;
+	}
+	db->cancel = PQgetCancel(db->conn);
+	resolve_policies(db);
+	db->ready = true;
+	db->backoff_us = 0;
+	db->next_attempt_us = 0;
+	return true;
+}
+
+static void
+connect_failed(struct db *db, struct buf *why)
+{
+	schedule_retry(db);
+	log_warnx("cannot connect to the database: %s", buf_cstr(&db->last_error));
+	if (why != NULL)
+		buf_printf(why, "database unavailable: %s (next connection attempt in %lld ms)",
+		    buf_cstr(&db->last_error), (long long)(db->backoff_us / 1000));
+}
+
+static void
+connect_timed_out(struct db *db)
+{
+	buf_reset(&db->last_error);
+	buf_printf(&db->last_error, "timed out after %lld ms connecting",
+	    (long long)db->cfg->connect_timeout_ms);
+	db_drop(db);
+}
+
 bool
 db_ensure(struct db *db, struct buf *why)
 {
+	int64_t deadline;
+
 	if (db->ready && db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
 		return true;
 	if (db->ready) {	/* it was up and broke */
@@ -447,6 +493,13 @@ db_ensure(struct db *db, struct buf *why)
 		}
 		db_connect_start(db);
 	}
+	/*
+	 * An attempt started while nobody was waiting (at fork, or in --stdio before the first
+	 * call) may have sat unpolled past its deadline: the caller still gets a full timeout.
+	 */
+	deadline = db->connect_deadline_us;
+	if (deadline < now_us() + db->cfg->connect_timeout_ms * 1000)
+		deadline = now_us() + db->cfg->connect_timeout_ms * 1000;
 	while (db->conn != NULL) {
 		PostgresPollingStatusType st = PQconnectPoll(db->conn);
 
@@ -457,36 +510,72 @@ db_ensure(struct db *db, struct buf *why)
 			db_drop(db);
 			break;
 		}
-		if (!wait_socket(db->conn, st == PGRES_POLLING_WRITING, db->connect_deadline_us)) {
-			buf_reset(&db->last_error);
-			buf_printf(&db->last_error, "timed out after %lld ms connecting",
-			    (long long)db->cfg->connect_timeout_ms);
-			db_drop(db);
+		db->poll_writing = st == PGRES_POLLING_WRITING;
+		if (!wait_socket(db->conn, db->poll_writing, deadline)) {
+			connect_timed_out(db);
 			break;
 		}
 	}
 	if (db->conn == NULL) {
-		schedule_retry(db);
-		log_warnx("cannot connect to the database: %s", buf_cstr(&db->last_error));
-		buf_printf(why, "database unavailable: %s (next connection attempt in %lld ms)",
-		    buf_cstr(&db->last_error), (long long)(db->backoff_us / 1000));
+		connect_failed(db, why);
 		return false;
 	}
-	db->connecting = false;
-	if (!db_setup(db)) {
-		if (db->last_error.len == 0)
-			set_conn_error(db, "setting up the session failed: ");
+	return finish_connect(db, why);
+}
+
+int
+db_connect_fd(struct db *db, short *events)
+{
+	if (!db->connecting || db->conn == NULL)
+		return -1;
+	*events = db->poll_writing ? POLLOUT : POLLIN;
+	return PQsocket(db->conn);
+}
+
+void
+db_connect_step(struct db *db)
+{
+	PostgresPollingStatusType st;
+
+	if (!db->connecting || db->conn == NULL)
+		return;
+	st = PQconnectPoll(db->conn);
+	if (st == PGRES_POLLING_OK) {
+		finish_connect(db, NULL);
+		return;
+	}
+	if (st == PGRES_POLLING_FAILED) {
+		set_conn_error(db, "");
 		db_drop(db);
-		schedule_retry(db);
-		buf_printf(why, "database unavailable: %s", buf_cstr(&db->last_error));
-		return false;
+		connect_failed(db, NULL);
+		return;
 	}
-	db->cancel = PQgetCancel(db->conn);
-	resolve_policies(db);
-	db->ready = true;
-	db->backoff_us = 0;
-	db->next_attempt_us = 0;
-	return true;
+	db->poll_writing = st == PGRES_POLLING_WRITING;
+}
+
+int
+db_tick(struct db *db)
+{
+	int64_t now = now_us();
+
+	if (db->ready)
+		return -1;
+	if (db->connecting) {
+		if (now >= db->connect_deadline_us) {
+			connect_timed_out(db);
+			connect_failed(db, NULL);
+		} else {
+			return (int)((db->connect_deadline_us - now) / 1000) + 1;
+		}
+	}
+	if (!db->connecting && now >= db->next_attempt_us) {
+		db_connect_start(db);
+		if (db->connecting)
+			return (int)((db->connect_deadline_us - now_us()) / 1000) + 1;
+	}
+	if (!db->connecting && !db->ready)
+		return (int)((db->next_attempt_us - now) / 1000) + 1;
+	return -1;
 }
 
 void

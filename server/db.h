@@ -65,6 +65,15 @@ void db_free(struct db *db);
 void db_connect_start(struct db *db);
 /* Completes or re-establishes the connection; false (with a message) when unavailable. */
 bool db_ensure(struct db *db, struct buf *why);
+/*
+ * Driving a connection attempt from an event loop while idle, so a worker is connected
+ * before its first request: db_tick starts or times out attempts and returns the longest
+ * the loop may sleep (ms, -1 for no limit); db_connect_fd gives the socket and events the
+ * pending attempt waits for (-1 if none); db_connect_step advances it when they arrive.
+ */
+int db_tick(struct db *db);
+int db_connect_fd(struct db *db, short *events);
+void db_connect_step(struct db *db);
 void db_call(struct db *db, const struct db_request *req, const struct db_waiter *waiter,
     struct db_result *res);
 void db_result_init(struct db_result *res);

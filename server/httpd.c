@@ -88,6 +88,14 @@ load_tokens(const struct config *cfg)
 	}
 }
 
+bool
+httpd_auth_required(const struct config *cfg)
+{
+	if (!tokens_loaded)
+		load_tokens(cfg);
+	return n_tokens > 0;
+}
+
 /* Compares against every token, always all of them, each in constant time. */
 static const char *
 check_bearer(const char *header, bool *present)
@@ -133,7 +141,8 @@ http_send(struct http_ctx *h, int status, const char *ctype, const char *extra,
 	struct buf head = BUF_INIT;
 
 	/* With no other worker free, keep-alive would hold this one from the next client. */
-	if (h->keep_alive && !h->w->d->single && sb_idle_workers(h->w->d->sb, h->w->slot) == 0)
+	if (h->keep_alive && (h->w->nested ||
+	    (!h->w->d->single && sb_idle_workers(h->w->d->sb, h->w->slot) == 0)))
 		h->keep_alive = false;
 	h->status = status;
 	buf_printf(&head, "HTTP/1.1 %d %s\r\nServer: pgmcp\r\n", status, http_status_text(status));
@@ -341,9 +350,10 @@ count(struct http_ctx *h)
 }
 
 /*
- * Between requests on a keep-alive connection: wait for the client's next request, but let
- * the connection go when another client is waiting to connect and no other worker is free
- * (an idle keep-alive connection must not keep a prefork server from serving anyone else).
+ * Between requests on a keep-alive connection: wait for the client's next request. When
+ * another client is queued and no other worker is free, serve that client in between (one
+ * connection, no keep-alive) and come back: closing the idle connection instead would race
+ * with a request the client may be sending on it, which HTTP clients do not retry for POST.
  * Returns true when the client sent something.
  */
 static bool
@@ -364,7 +374,7 @@ await_next_request(struct worker *w, struct conn *c, int64_t deadline)
 		pfd[0] = (struct pollfd){ c->fd, POLLIN, 0 };
 		pfd[1] = (struct pollfd){ w->sig_pipe[0], POLLIN, 0 };
 		for (size_t i = 0; i < nl; i++)
-			pfd[2 + i] = (struct pollfd){ w->d->ls.l[i].fd, POLLIN, 0 };
+			pfd[2 + i] = (struct pollfd){ w->nested ? -1 : w->d->ls.l[i].fd, POLLIN, 0 };
 		rc = poll(pfd, 2 + nl, 100);
 		if (rc < 0 && errno != EINTR)
 			break;
@@ -377,11 +387,20 @@ await_next_request(struct worker *w, struct conn *c, int64_t deadline)
 		if (pfd[1].revents != 0 && worker_check_signals(w))
 			break;
 		for (size_t i = 0; i < nl; i++) {
-			if (pfd[2 + i].revents != 0 && now - idle_since > 200000 &&
-			    sb_idle_workers(w->d->sb, w->slot) == 0) {
-				sb_set_state(w->me, SB_BUSY);
-				return false;
-			}
+			int64_t began;
+
+			/* A moment's grace: a worker finishing its request may take the client. */
+			if (pfd[2 + i].revents == 0 || now - idle_since < 50000 ||
+			    sb_idle_workers(w->d->sb, w->slot) > 0)
+				continue;
+			began = now_us();
+			sb_set_state(w->me, SB_BUSY);
+			worker_serve_queued(w, i);
+			sb_set_state(w->me, SB_KEEPALIVE);
+			/* The parked client's idle time does not run while we were busy elsewhere. */
+			deadline += now_us() - began;
+			idle_since = now_us();
+			break;
 		}
 	}
 	sb_set_state(w->me, SB_BUSY);
@@ -449,7 +468,9 @@ httpd_serve(struct worker *w, struct conn *c)
 			http_request_free(&req);
 			return;
 		}
-		h.keep_alive = req.keep_alive && !worker_stopping();
+		/* The last request the connection may carry says so in its response. */
+		h.keep_alive = req.keep_alive && !worker_stopping() &&
+		    n + 1 < cfg->http_max_requests_per_connection;
 		status = read_body(&h, (size_t)cfg->max_message_bytes);
 		if (status != 0) {
 			h.keep_alive = false;

@@ -199,8 +199,19 @@ open_tcp(const struct listen_setting *s, struct listeners *ls, struct buf *err)
 		l = add(ls);
 		l->fd = fd;
 		l->protocols = s->protocols;
-		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, name, sizeof(name), serv, sizeof(serv),
-		    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		/* Name what was bound, so port 0 is logged as the port the kernel chose. */
+		{
+			struct sockaddr_storage ss;
+			socklen_t sl = sizeof(ss);
+
+			if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+				rc = getnameinfo((struct sockaddr *)&ss, sl, name, sizeof(name), serv,
+				    sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV);
+			else
+				rc = getnameinfo(ai->ai_addr, ai->ai_addrlen, name, sizeof(name), serv,
+				    sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV);
+		}
+		if (rc != 0)
 			snprintf(name, sizeof(name), "?"), snprintf(serv, sizeof(serv), "%s", port);
 		if (ai->ai_family == AF_INET6)
 			snprintf(l->name, sizeof(l->name), "[%s]:%s", name, serv);

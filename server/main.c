@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "audit.h"
@@ -161,6 +162,18 @@ run_stdio(struct config *cfg)
 		    "end with Ctrl-D. See pgmcp --help.\n");
 	/* inetd and systemd Accept=yes hand us the connection as both stdin and stdout; a parent
 	 * that merely uses socketpairs for our stdio (Node does) has two different sockets. */
+	if (fstat(STDIN_FILENO, &in) == 0 && S_ISSOCK(in.st_mode)) {
+		int listening = 0;
+		socklen_t len = sizeof(listening);
+
+		if (getsockopt(STDIN_FILENO, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 &&
+		    listening) {
+			log_error("stdin is a listening socket (inetd \"wait\" or systemd Accept=no): "
+			    "--stdio serves one connection; use inetd \"nowait\" / Accept=yes, or run "
+			    "the daemon (pgmcp -c FILE), which adopts systemd's LISTEN_FDS");
+			return EXIT_CONFIG;
+		}
+	}
 	if (fstat(STDIN_FILENO, &in) == 0 && fstat(STDOUT_FILENO, &out) == 0 &&
 	    S_ISSOCK(in.st_mode) && in.st_ino == out.st_ino && in.st_dev == out.st_dev) {
 		struct daemon d = { .cfg = cfg };
@@ -315,6 +328,15 @@ main(int argc, char **argv)
 			goto leave;
 		}
 		buf_free(&err);
+		if (d.ls.n == 0 && getenv("NOTIFY_SOCKET") != NULL) {
+			/* A systemd service with nothing to listen on would serve a closed stdin. */
+			fprintf(stderr, "pgmcp: nothing to listen on: the configuration has no listen: "
+			    "entries and systemd passed no sockets (LISTEN_FDS); add listen: or --listen, "
+			    "or use --stdio for one session\n");
+			config_free(cfg);
+			rc = EXIT_CONFIG;
+			goto leave;
+		}
 	}
 	if (stdio_mode || d.ls.n == 0) {
 		rc = run_stdio(cfg);

@@ -44,6 +44,7 @@ struct slot {
 	int64_t started_ms;
 	int64_t respawn_at_ms;	/* 0 = not waiting */
 	int64_t backoff_ms;
+	bool crashed_early;	/* crashed before a healthy run: the next early crash waits */
 	bool wanted;		/* part of the current generation's pool */
 };
 
@@ -177,12 +178,20 @@ reap_children(struct daemon *d, bool stopping)
 			slots[s].wanted = false;
 			continue;
 		}
-		/* Backoff doubles while a slot keeps crashing early, and resets after a healthy run. */
-		if (!crashed || ran >= HEALTHY_RUN_MS)
+		/*
+		 * A single crash is replaced at once; a slot that keeps crashing before a healthy
+		 * run waits 1 s, then 2 s, 4 s... up to a minute, so a crash loop is throttled.
+		 */
+		if (!crashed || ran >= HEALTHY_RUN_MS) {
 			slots[s].backoff_ms = 0;
-		else
+			slots[s].crashed_early = crashed;
+		} else if (!slots[s].crashed_early) {
+			slots[s].backoff_ms = 0;
+			slots[s].crashed_early = true;
+		} else {
 			slots[s].backoff_ms = slots[s].backoff_ms == 0 ? BACKOFF_FIRST_MS :
 			    (slots[s].backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : slots[s].backoff_ms * 2);
+		}
 		slots[s].respawn_at_ms = now + slots[s].backoff_ms;
 		if (slots[s].backoff_ms > 0)
 			log_warnx("worker %d restarts in %lld ms", s, (long long)slots[s].backoff_ms);
@@ -250,7 +259,16 @@ reload(struct daemon *d)
 	struct config *next = xcalloc(1, sizeof(*next));
 	int wanted = 0;
 
-	sd_notify_state("RELOADING=1");
+	{
+		/* systemd (Type=notify-reload) wants the reload's start time with RELOADING=1. */
+		char msg[64];
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+		    (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
+		sd_notify_state(msg);
+	}
 	log_info("reloading the configuration");
 	if (daemon_load_config(&d->src, next, true) != 0) {
 		log_error("the new configuration is invalid; the running workers keep serving");
@@ -278,6 +296,7 @@ reload(struct daemon *d)
 	for (int i = 0; i < SB_MAX_SLOTS && wanted < next->workers; i++) {
 		if (slots[i].pid == 0) {
 			slots[i].backoff_ms = 0;
+			slots[i].crashed_early = false;
 			slots[i].respawn_at_ms = 0;
 			if (spawn_worker(d, i) > 0)
 				wanted++;
@@ -328,53 +347,89 @@ busy_workers(struct daemon *d, int *live)
 	return busy;
 }
 
+/* Connections the workers have taken so far: if it moves, the accept queue is moving. */
+static uint64_t
+connections_taken(struct daemon *d)
+{
+	uint64_t n = d->sb->retired.connections;
+
+	for (int i = 0; i < SB_MAX_SLOTS; i++)
+		if (slots[i].pid > 0)
+			n += d->sb->slots[i].c.connections;
+	return n;
+}
+
+/* Answer one queued connection with 503, letting the client finish sending so it sees it. */
+static void
+refuse_busy(int fd)
+{
+	static const char body[] = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32000,"
+	    "\"message\":\"every worker is busy; retry\"}}\n";
+	char head[200], sink[4096];
+	int len = snprintf(head, sizeof(head), "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Retry-After: 1\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n", sizeof(body) - 1);
+	struct pollfd pfd = { fd, POLLIN, 0 };
+
+	/* Read what already came (so closing does not reset the connection), briefly. */
+	if (poll(&pfd, 1, 20) > 0)
+		while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+			;
+	if (send(fd, head, (size_t)len, MSG_NOSIGNAL) == len)
+		(void)!send(fd, body, sizeof(body) - 1, MSG_NOSIGNAL);
+	shutdown(fd, SHUT_WR);
+	if (poll(&pfd, 1, 20) > 0)
+		while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+			;
+	close(fd);
+}
+
 /*
- * Every worker busy and a connection waiting longer than http.queue_timeout: answer it with
- * 503 and Retry-After rather than let the queue grow. The master writes a fixed response and
- * closes; it never reads what the client sent.
+ * Every worker busy, a connection queued, and no worker has taken a connection for
+ * http.queue_timeout: the head of the queue has waited at least that long, so answer what is
+ * queued with 503 and Retry-After rather than let the queue grow. While workers keep taking
+ * connections the queue is moving and nothing is shed.
  */
 static void
 shed_load(struct daemon *d)
 {
-	static const char resp[] = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
-	    "Content-Type: application/json\r\nContent-Length: 98\r\nConnection: close\r\n\r\n"
-	    "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32000,\"message\":\"every worker is busy; retry\"}}\n";
-	static int64_t waiting_since;
+	static int64_t stalled_since;
+	static uint64_t taken_then;
 	int live, busy = busy_workers(d, &live);
 	struct pollfd pfd[64];
 	size_t n = d->ls.n < 64 ? d->ls.n : 64;
+	uint64_t taken = connections_taken(d);
 
 	if (live == 0 || busy < live || d->cfg->http_queue_timeout_ms <= 0) {
-		waiting_since = 0;
+		stalled_since = 0;
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
 		pfd[i] = (struct pollfd){ d->ls.l[i].fd, POLLIN, 0 };
 	if (poll(pfd, n, 0) <= 0) {
-		waiting_since = 0;
+		stalled_since = 0;
 		return;
 	}
-	if (waiting_since == 0) {
-		waiting_since = mono_ms();
+	if (stalled_since == 0 || taken != taken_then) {
+		stalled_since = mono_ms();
+		taken_then = taken;
 		return;
 	}
-	if (mono_ms() - waiting_since < d->cfg->http_queue_timeout_ms)
+	if (mono_ms() - stalled_since < d->cfg->http_queue_timeout_ms)
 		return;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0, shed = 0; i < n; i++) {
 		int fd;
 
 		if (pfd[i].revents == 0)
 			continue;
-		fd = accept4(d->ls.l[i].fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (fd < 0)
-			continue;
-		if (send(fd, resp, sizeof(resp) - 1, MSG_NOSIGNAL) < 0) {
-			/* the client is already gone */
+		/* A bounded batch: the master must get back to supervising. */
+		while (shed++ < 16 &&
+		    (fd = accept4(d->ls.l[i].fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+			refuse_busy(fd);
+			d->sb->retired.requests[SB_T_OTHER][SB_S_5XX]++;
 		}
-		close(fd);
-		d->sb->retired.requests[SB_T_OTHER][SB_S_5XX]++;
 	}
-	waiting_since = 0;
+	stalled_since = 0;
 }
 
 int

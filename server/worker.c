@@ -245,6 +245,17 @@ serve_connection(struct worker *w, int fd, int protocols)
 			if (first == '{' || first == '[') {
 				if (!(protocols & LISTEN_FRAMED))
 					break;
+				if (httpd_auth_required(w->cfg)) {
+					static const char refusal[] = "{\"jsonrpc\":\"2.0\",\"id\":null,"
+					    "\"error\":{\"code\":-32600,\"message\":\"this server requires a "
+					    "bearer token, which newline-framed JSON-RPC cannot carry: use HTTP "
+					    "with an Authorization header\"}}\n";
+
+					log_warnx("refused framed JSON-RPC from %s: auth tokens are configured",
+					    c.peer);
+					(void)!send(c.fd, refusal, sizeof(refusal) - 1, MSG_NOSIGNAL);
+					break;
+				}
 				{
 					struct framed_opts opts = { w->cfg->http_idle_timeout_ms, w->sig_pipe[0],
 						true, w->cfg->http_request_timeout_ms, &w->me->c, c.peer };
@@ -261,6 +272,19 @@ serve_connection(struct worker *w, int fd, int protocols)
 			break;	/* closed, silent past the header timeout, or told to stop */
 	}
 	conn_close(&c);
+}
+
+void
+worker_serve_queued(struct worker *w, size_t i)
+{
+	int fd = accept4(w->d->ls.l[i].fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd < 0)
+		return;	/* another worker took it, or out of descriptors */
+	w->nested = true;
+	w->connections++;
+	serve_connection(w, fd, w->d->ls.l[i].protocols);
+	w->nested = false;
 }
 
 static void
@@ -372,12 +396,15 @@ worker_run(struct daemon *d, int slot, uint32_t generation)
 {
 	struct pollfd *pfd;
 	size_t nl = d->ls.n;
-	int emfile_backoff_ms = 0;
+	int64_t accept_paused_until_us = 0;	/* out of descriptors: stop accepting until then */
 
 	worker_setup(d, slot, generation);
-	pfd = xcalloc(nl + 3, sizeof(*pfd));
+	pfd = xcalloc(nl + 4, sizeof(*pfd));
 	while (!worker_check_signals(&w)) {
-		int n;
+		int n, timeout_ms = 1000, db_wait_ms;
+		short db_events = 0;
+		int db_fd;
+		bool paused = now_us() < accept_paused_until_us;
 
 		if (w.cfg->max_connections_per_worker > 0 &&
 		    w.connections >= (uint64_t)w.cfg->max_connections_per_worker) {
@@ -385,21 +412,35 @@ worker_run(struct daemon *d, int slot, uint32_t generation)
 			break;
 		}
 		for (size_t i = 0; i < nl; i++)
-			pfd[i] = (struct pollfd){ d->ls.l[i].fd, POLLIN, 0 };
+			pfd[i] = (struct pollfd){ paused ? -1 : d->ls.l[i].fd, POLLIN, 0 };
 		pfd[nl] = (struct pollfd){ w.sig_pipe[0], POLLIN, 0 };
 		pfd[nl + 1] = (struct pollfd){ d->master_alive[0], POLLIN, 0 };
 		pfd[nl + 2] = (struct pollfd){ w.ctl_fd, POLLIN, 0 };
-		n = poll(pfd, nl + 3, emfile_backoff_ms > 0 ? emfile_backoff_ms : 1000);
+		/* Connect (and reconnect) while idle, so the first request finds the database ready. */
+		db_wait_ms = db_tick(w.db);
+		db_fd = db_connect_fd(w.db, &db_events);
+		pfd[nl + 3] = (struct pollfd){ db_fd, db_events, 0 };
+		if (db_wait_ms >= 0 && db_wait_ms < timeout_ms)
+			timeout_ms = db_wait_ms;
+		if (paused) {
+			int left = (int)((accept_paused_until_us - now_us()) / 1000) + 1;
+
+			if (left < timeout_ms)
+				timeout_ms = left;
+		}
+		n = poll(pfd, nl + 4, timeout_ms);
 		if (n < 0 && errno != EINTR)
 			fatal("poll");
-		if (n <= 0) {
-			emfile_backoff_ms = 0;
+		if (n <= 0)
 			continue;
-		}
 		if (pfd[nl + 1].revents != 0) {
 			log_warnx("the master is gone; exiting");
 			worker_quit = worker_stop = 1;
 			break;
+		}
+		if (pfd[nl + 3].revents != 0) {
+			db_connect_step(w.db);
+			w.me->db_ready = db_is_connected(w.db);
 		}
 		if (pfd[nl + 2].revents != 0) {
 			struct ctl_msg m;
@@ -413,14 +454,15 @@ worker_run(struct daemon *d, int slot, uint32_t generation)
 		for (size_t i = 0; i < nl && !worker_stopping(); i++) {
 			int fd;
 
-			if (pfd[i].revents == 0 || emfile_backoff_ms > 0)
+			if (pfd[i].revents == 0)
 				continue;
 			fd = accept4(d->ls.l[i].fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 			if (fd < 0) {
 				if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-					/* Out of descriptors: back off instead of spinning on a readable socket. */
-					log_warn("accept on %s", d->ls.l[i].name);
-					emfile_backoff_ms = 100;
+					/* Out of descriptors: the socket stays readable, so leave it alone a while. */
+					log_warn("accept on %s (pausing accepts for 100 ms)", d->ls.l[i].name);
+					accept_paused_until_us = now_us() + 100000;
+					break;
 				}
 				continue;	/* EAGAIN: another worker took it */
 			}

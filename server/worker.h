@@ -21,6 +21,7 @@ struct worker {
 	int sig_pipe[2];	/* signal handlers write here; loops poll [0] */
 	int ctl_fd;		/* listening control socket (other workers connect) */
 	uint64_t connections;
+	bool nested;		/* serving a queued client while another connection is parked */
 };
 
 extern struct worker *the_worker;
@@ -31,6 +32,13 @@ extern volatile sig_atomic_t worker_quit;	/* fast: stop now */
 bool worker_stopping(void);
 /* Drains the signal pipe and applies pending signals; returns worker_stopping(). */
 bool worker_check_signals(struct worker *w);
+
+/*
+ * Accepts one connection queued on listener i and serves it to the end, without keep-alive,
+ * while the caller's own idle keep-alive connection waits: no client is left queued behind an
+ * idle connection, and the idle one is never closed under a request it may be sending.
+ */
+void worker_serve_queued(struct worker *w, size_t i);
 
 /* A control message from another worker: "cancel <hash>" or "sse <session>\n<json>". */
 struct ctl_msg {
