@@ -125,7 +125,8 @@ tools_section(struct conf_ctx *ctx, yaml_node_t *node, void *settings)
 			if (!has_sql)
 				conf_error_at(ctx, conf_node(ctx, p->key), path, "unknown tool (built-in tools: "
 				    "query, execute, list_schemas, list_tables, describe_table, explain, "
-				    "list_extensions, database_info; a tool of your own needs description and sql)");
+				    "list_extensions, database_info, top_queries, health, active_queries; a tool "
+				    "of your own needs description and sql)");
 			else
 				declare_tool(ctx, name, body, &cfg->decl);
 			continue;
@@ -439,6 +440,8 @@ config_load(struct config *cfg, const char *file, const char *const *sets, size_
 	if (file != NULL) {
 		cfg->file = xstrdup(file);
 		conf_load_file(config_keys, config_sections, cfg, file, errors);
+		/* Declarations refer to each other: checked once the whole file is read. */
+		declare_check(&cfg->decl, file, errors);
 		if (cfg->dsn != NULL && cfg->dsn[0] != '\0')
 			cfg->dsn_origin = "database.dsn in the configuration file";
 	}

@@ -18,64 +18,10 @@ check_tool_names(const struct config *cfg, struct conf_errors *errors)
 			continue;
 		buf_printf(&errors->text, "%s:%zu:%zu: tools.%s: unknown tool (built-in tools: query, "
 		    "execute, list_schemas, list_tables, describe_table, explain, list_extensions, "
-		    "database_info)\n", cfg->file ? cfg->file : "(config)", cfg->tools[i].line,
-		    cfg->tools[i].column, cfg->tools[i].name);
+		    "database_info, top_queries, health, active_queries)\n",
+		    cfg->file ? cfg->file : "(config)", cfg->tools[i].line, cfg->tools[i].column,
+		    cfg->tools[i].name);
 		errors->count++;
-	}
-}
-
-static bool
-tool_exists(const struct config *cfg, const char *name)
-{
-	return tools_is_known(name) || declared_tool(&cfg->decl, name) != NULL;
-}
-
-/* Cross-references between declarations, checked once the whole file is read. */
-static void
-check_declarations(const struct config *cfg, struct conf_errors *errors)
-{
-	const struct declarations *d = &cfg->decl;
-	const char *file = cfg->file ? cfg->file : "(config)";
-
-	for (size_t i = 0; i < d->n_toolsets; i++)
-		for (size_t j = 0; j < d->toolsets[i].n_tools; j++)
-			if (!tool_exists(cfg, d->toolsets[i].tools[j])) {
-				buf_printf(&errors->text, "%s: toolsets.%s: no tool named \"%s\"\n", file,
-				    d->toolsets[i].name, d->toolsets[i].tools[j]);
-				errors->count++;
-			}
-	for (size_t i = 0; i < d->n_enabled_toolsets; i++) {
-		bool known = false;
-
-		for (size_t j = 0; j < d->n_toolsets; j++)
-			known |= strcmp(d->toolsets[j].name, d->enabled_toolsets[i]) == 0;
-		if (!known) {
-			buf_printf(&errors->text, "%s: enabled_toolsets: no toolset named \"%s\"\n", file,
-			    d->enabled_toolsets[i]);
-			errors->count++;
-		}
-	}
-	for (size_t i = 0; i < d->n_resources; i++)
-		for (size_t j = 0; j < i; j++)
-			if (d->resources[i].uri && d->resources[j].uri &&
-			    strcmp(d->resources[i].uri, d->resources[j].uri) == 0) {
-				buf_printf(&errors->text, "%s: resources: \"%s\" is declared twice\n", file,
-				    d->resources[i].uri);
-				errors->count++;
-			}
-	for (size_t i = 0; i < d->n_prompts; i++) {
-		if (d->prompts[i].name && prompts_exists(d->prompts[i].name)) {
-			buf_printf(&errors->text, "%s: prompts.%s: a built-in prompt has that name\n", file,
-			    d->prompts[i].name);
-			errors->count++;
-		}
-		for (size_t j = 0; j < i; j++)
-			if (d->prompts[i].name && d->prompts[j].name &&
-			    strcmp(d->prompts[i].name, d->prompts[j].name) == 0) {
-				buf_printf(&errors->text, "%s: prompts.%s: declared twice\n", file,
-				    d->prompts[i].name);
-				errors->count++;
-			}
 	}
 }
 
@@ -87,7 +33,6 @@ daemon_load_config(const struct config_source *src, struct config *cfg, bool to_
 
 	config_load(cfg, src->file, src->sets, src->n_sets, src->dsn, &errors);
 	check_tool_names(cfg, &errors);
-	check_declarations(cfg, &errors);
 	if (src->n_listen > 0) {
 		/* --listen replaces the file's listeners rather than adding to them. */
 		for (size_t i = 0; i < cfg->n_listen; i++) {

@@ -3,11 +3,13 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "guard.h"
+#include "handlers.h"
 #include "jsonw.h"
 #include "log.h"
 #include "util.h"
@@ -210,6 +212,67 @@ parse_type(const char *s)
 	return -1;
 }
 
+/*
+ * items: takes only the item type. The rules of an array parameter (minimum, maximum,
+ * pattern, enum) are written on the parameter and apply to each item.
+ */
+static void
+check_items_keys(struct conf_ctx *ctx, yaml_node_t *items, const char *path)
+{
+	static const char *const rules[] = { "minimum", "maximum", "pattern", "enum", NULL };
+	char where[700];
+
+	snprintf(where, sizeof(where), "%s.items", path);
+	for (yaml_node_pair_t *p = items->data.mapping.pairs.start; p < items->data.mapping.pairs.top;
+	    p++) {
+		const char *key = conf_key_text(ctx, p);
+
+		if (key != NULL && strcmp(key, "type") == 0)
+			continue;
+		if (key != NULL && key_in(key, rules))
+			conf_error_at(ctx, conf_node(ctx, p->key), where, "unknown setting \"%s\" (here: "
+			    "type; write %s on the parameter itself: an array's rules apply to each item)",
+			    key, key);
+		else
+			conf_error_at(ctx, conf_node(ctx, p->key), where, "unknown setting \"%s\" (here: "
+			    "type)", key ? key : "?");
+	}
+}
+
+/* A rule that the parameter's type (or item type) cannot use is an error, not ignored. */
+static void
+check_rules(struct conf_ctx *ctx, yaml_node_t *node, const char *path, const struct decl_param *p)
+{
+	enum decl_type t = p->type == DT_ARRAY ? p->item_type : p->type;
+	bool numeric = t == DT_INTEGER || t == DT_NUMBER;
+	bool textual = t == DT_STRING || t == DT_ENUM || t == DT_DATE || t == DT_TIMESTAMP;
+	const char *of = p->type == DT_ARRAY ? "array of " : "";
+
+	if (p->type == DT_ARRAY && p->item_type == DT_ARRAY)
+		return;	/* already reported: items needs a type */
+	if (!numeric) {
+		if (p->has_min)
+			conf_error_at(ctx, get(ctx, node, "minimum"), path, "minimum: only integer and "
+			    "number parameters (or arrays of them) take a minimum, not type %s%s", of,
+			    type_names[t]);
+		if (p->has_max)
+			conf_error_at(ctx, get(ctx, node, "maximum"), path, "maximum: only integer and "
+			    "number parameters (or arrays of them) take a maximum, not type %s%s", of,
+			    type_names[t]);
+	} else if (p->has_min && p->has_max && p->min > p->max) {
+		conf_error_at(ctx, get(ctx, node, "maximum"), path, "maximum %g is below minimum %g",
+		    p->max, p->min);
+	}
+	if (!textual && p->pattern != NULL)
+		conf_error_at(ctx, get(ctx, node, "pattern"), path, "pattern: only string, enum, date "
+		    "and timestamp parameters (or arrays of them) take a pattern, not type %s%s", of,
+		    type_names[t]);
+	if (t != DT_STRING && t != DT_ENUM && p->n_enum > 0)
+		conf_error_at(ctx, get(ctx, node, "enum"), path, "enum: only string and enum "
+		    "parameters (or arrays of them) take a list of values, not type %s%s", of,
+		    type_names[t]);
+}
+
 static void
 parse_param(struct conf_ctx *ctx, yaml_node_t *node, const char *tpath, struct decl_param *p)
 {
@@ -262,15 +325,25 @@ parse_param(struct conf_ctx *ctx, yaml_node_t *node, const char *tpath, struct d
 		conf_error_at(ctx, node, path, "type enum needs an enum: list of values");
 	if (p->type == DT_ARRAY) {
 		yaml_node_t *items = get(ctx, node, "items");
-		char *it = items && items->type == YAML_MAPPING_NODE ? get_text(ctx, items, "type", path) :
-		    items ? conf_scalar(ctx, items, path) : NULL;
+		char *it = NULL;
 
+		if (items != NULL && items->type == YAML_MAPPING_NODE) {
+			check_items_keys(ctx, items, path);
+			it = get_text(ctx, items, "type", path);
+		} else if (items != NULL) {
+			it = conf_scalar(ctx, items, path);
+		}
 		if (it == NULL || parse_type(it) < 0 || parse_type(it) == DT_ARRAY)
 			conf_error_at(ctx, items ? items : node, path, "type array needs items: with a type "
 			    "(string, integer, number, boolean, enum, date or timestamp)");
 		else
 			p->item_type = (enum decl_type)parse_type(it);
 		free(it);
+		if (p->item_type == DT_ENUM && p->n_enum == 0)
+			conf_error_at(ctx, node, path, "type array of enum needs an enum: list of values "
+			    "(on the parameter; each item must be one of them)");
+	} else if ((v = get(ctx, node, "items")) != NULL) {
+		conf_error_at(ctx, v, path, "items: only a parameter of type array has items");
 	}
 	if ((text = get_text(ctx, node, "minimum", path)) != NULL) {
 		char *end;
@@ -299,6 +372,7 @@ parse_param(struct conf_ctx *ctx, yaml_node_t *node, const char *tpath, struct d
 	}
 	if ((v = get(ctx, node, "default")) != NULL)
 		p->default_json = node_json(ctx, v);
+	check_rules(ctx, node, path, p);
 }
 
 /* Highest $n in sql (outside quotes, comments are rare in declarations and harmless here). */
@@ -533,6 +607,8 @@ declare_resources(struct conf_ctx *ctx, yaml_node_t *node, struct declarations *
 		GROW(d->resources, d->n_resources);
 		r = &d->resources[d->n_resources++];
 		r->is_template = templates;
+		r->line = n->start_mark.line + 1;
+		r->column = n->start_mark.column + 1;
 		r->uri = get_text(ctx, n, templates ? "uri_template" : "uri", section);
 		snprintf(path, sizeof(path), "%s[%s]", section, r->uri ? r->uri : "?");
 		check_keys(ctx, n, path, templates ? tkeys : keys);
@@ -597,6 +673,7 @@ static void
 parse_message(struct conf_ctx *ctx, yaml_node_t *n, const char *path, struct decl_message *m)
 {
 	static const char *const keys[] = { "role", "text", "resource", "image", "audio", NULL };
+	static const char *const media_keys[] = { "data", "mime_type", NULL };
 	yaml_node_t *v;
 	int kinds = 0;
 
@@ -617,6 +694,8 @@ parse_message(struct conf_ctx *ctx, yaml_node_t *n, const char *path, struct dec
 	}
 	if ((v = get(ctx, n, "resource")) != NULL) {
 		m->type = DC_RESOURCE;
+		m->line = v->start_mark.line + 1;
+		m->column = v->start_mark.column + 1;
 		kinds++;
 		if (v->type == YAML_SCALAR_NODE) {
 			m->uri = conf_scalar(ctx, v, path);
@@ -643,6 +722,9 @@ parse_message(struct conf_ctx *ctx, yaml_node_t *n, const char *path, struct dec
 			conf_error_at(ctx, v, path, "%s: { data: <base64>, mime_type: ... }", kind);
 			continue;
 		}
+		check_keys(ctx, v, path, media_keys);
+		free(m->data);	/* two kinds in one message: reported below */
+		free(m->mime_type);
 		m->data = get_text(ctx, v, "data", path);
 		m->mime_type = get_text(ctx, v, "mime_type", path);
 		if (m->data == NULL || m->mime_type == NULL)
@@ -677,6 +759,8 @@ declare_prompts(struct conf_ctx *ctx, yaml_node_t *node, struct declarations *d)
 		}
 		GROW(d->prompts, d->n_prompts);
 		p = &d->prompts[d->n_prompts++];
+		p->line = n->start_mark.line + 1;
+		p->column = n->start_mark.column + 1;
 		p->name = get_text(ctx, n, "name", "prompts");
 		snprintf(path, sizeof(path), "prompts.%s", p->name ? p->name : "?");
 		check_keys(ctx, n, path, keys);
@@ -747,11 +831,15 @@ declare_toolsets(struct conf_ctx *ctx, yaml_node_t *node, struct declarations *d
 		}
 		for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top;
 		    it++) {
-			char *t = conf_scalar(ctx, conf_node(ctx, *it), "toolsets");
+			yaml_node_t *tn = conf_node(ctx, *it);
+			char *t = conf_scalar(ctx, tn, "toolsets");
 
 			if (t == NULL)
 				continue;
 			GROW(ts->tools, ts->n_tools);
+			GROW(ts->tool_pos, ts->n_tools);
+			ts->tool_pos[ts->n_tools].line = tn->start_mark.line + 1;
+			ts->tool_pos[ts->n_tools].column = tn->start_mark.column + 1;
 			ts->tools[ts->n_tools++] = t;
 		}
 	}
@@ -768,11 +856,15 @@ declare_enabled_toolsets(struct conf_ctx *ctx, yaml_node_t *node, struct declara
 	}
 	for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top;
 	    it++) {
-		char *t = conf_scalar(ctx, conf_node(ctx, *it), "enabled_toolsets");
+		yaml_node_t *tn = conf_node(ctx, *it);
+		char *t = conf_scalar(ctx, tn, "enabled_toolsets");
 
 		if (t == NULL)
 			continue;
 		GROW(d->enabled_toolsets, d->n_enabled_toolsets);
+		GROW(d->enabled_pos, d->n_enabled_toolsets);
+		d->enabled_pos[d->n_enabled_toolsets].line = tn->start_mark.line + 1;
+		d->enabled_pos[d->n_enabled_toolsets].column = tn->start_mark.column + 1;
 		d->enabled_toolsets[d->n_enabled_toolsets++] = t;
 	}
 }
@@ -800,12 +892,69 @@ declared_in_toolsets(const struct declarations *d, const char *tool)
 	return false;
 }
 
-bool
-decl_template_match(const struct decl_resource *r, const char *uri, char **values)
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Undoes RFC 6570 simple expansion (RFC 3986 percent-encoding): %XX becomes the byte XX. The
+ * result must be UTF-8 without NUL, since it is bound as text. NULL with why set otherwise.
+ */
+static char *
+percent_decode(const char *s, size_t n, char *why, size_t whycap)
+{
+	struct buf out = BUF_INIT;
+
+	for (size_t i = 0; i < n; i++) {
+		int hi, lo;
+
+		if (s[i] != '%') {
+			buf_putc(&out, s[i]);
+			continue;
+		}
+		hi = i + 2 < n ? hex_value(s[i + 1]) : -1;
+		lo = i + 2 < n ? hex_value(s[i + 2]) : -1;
+		if (hi < 0 || lo < 0) {
+			snprintf(why, whycap, "\"%%\" must be followed by two hexadecimal digits "
+			    "(percent-encoding, RFC 3986)");
+			goto bad;
+		}
+		if (hi == 0 && lo == 0) {
+			snprintf(why, whycap, "%%00 (a NUL character) is not allowed");
+			goto bad;
+		}
+		buf_putc(&out, (char)(hi << 4 | lo));
+		i += 2;
+	}
+	buf_cstr(&out);
+	if (!utf8_valid(out.data, out.len)) {
+		snprintf(why, whycap, "is not valid UTF-8 once percent-decoded");
+		goto bad;
+	}
+	return out.data;
+bad:
+	buf_free(&out);
+	return NULL;
+}
+
+int
+decl_template_match(const struct decl_resource *r, const char *uri, char **values, char *why,
+    size_t whycap)
 {
 	const char *t = r->uri, *u = uri;
+	const char **raw = xcalloc(2 * r->n_vars + 1, sizeof(*raw)), **raw_end = raw + r->n_vars;
 	size_t v = 0;
+	int rc = 0;
 
+	/* First the shape: literal parts equal, each {var} one non-empty path segment. */
 	while (*t) {
 		if (*t == '{') {
 			const char *close = strchr(t, '}');
@@ -818,24 +967,39 @@ decl_template_match(const struct decl_resource *r, const char *uri, char **value
 			else
 				end = strchr(u, *next);
 			if (end == NULL || end == u || v >= r->n_vars)
-				goto fail;
-			values[v++] = strndup(u, (size_t)(end - u));
-			if (memchr(values[v - 1], '/', (size_t)(end - u)) != NULL)
-				goto fail;	/* {var} is one path segment */
+				goto out;
+			if (memchr(u, '/', (size_t)(end - u)) != NULL)
+				goto out;	/* {var} is one path segment */
+			raw[v] = u;
+			raw_end[v++] = end;
 			u = end;
 			t = next;
 		} else if (*t++ != *u++) {
-			goto fail;
+			goto out;
 		}
 	}
-	if (*u == '\0' && v == r->n_vars)
-		return true;
-fail:
+	if (*u != '\0' || v != r->n_vars)
+		goto out;
+	/* Then the values, percent-decoded. */
 	for (size_t i = 0; i < v; i++) {
-		free(values[i]);
-		values[i] = NULL;
+		char inner[160];
+
+		values[i] = percent_decode(raw[i], (size_t)(raw_end[i] - raw[i]), inner, sizeof(inner));
+		if (values[i] == NULL) {
+			snprintf(why, whycap, "variable {%s} (\"%.*s\") %s", r->vars[i],
+			    (int)(raw_end[i] - raw[i] > 60 ? 60 : raw_end[i] - raw[i]), raw[i], inner);
+			for (size_t k = 0; k < i; k++) {
+				free(values[k]);
+				values[k] = NULL;
+			}
+			rc = -1;
+			goto out;
+		}
 	}
-	return false;
+	rc = 1;
+out:
+	free(raw);
+	return rc;
 }
 
 static void
@@ -845,6 +1009,208 @@ free_completion(struct decl_completion *c)
 		free(c->values[i]);
 	free(c->values);
 	free(c->sql);
+}
+
+static void
+free_resource(struct decl_resource *r)
+{
+	for (size_t j = 0; j < r->n_vars; j++) {
+		free(r->vars[j]);
+		if (r->completions)
+			free_completion(&r->completions[j]);
+	}
+	free(r->vars);
+	free(r->completions);
+	free(r->uri);
+	free(r->name);
+	free(r->title);
+	free(r->description);
+	free(r->mime_type);
+	free(r->text);
+	free(r->blob);
+	free(r->sql);
+}
+
+static void
+free_prompt(struct decl_prompt *p)
+{
+	for (size_t j = 0; j < p->n_args; j++) {
+		free(p->args[j].name);
+		free(p->args[j].description);
+		free_completion(&p->args[j].completion);
+	}
+	for (size_t j = 0; j < p->n_messages; j++) {
+		free(p->messages[j].role);
+		free(p->messages[j].text);
+		free(p->messages[j].uri);
+		free(p->messages[j].mime_type);
+		free(p->messages[j].data);
+	}
+	free(p->args);
+	free(p->messages);
+	free(p->name);
+	free(p->title);
+	free(p->description);
+}
+
+/* One cross-reference error, in the form conf_error_at() gives the others. */
+static void __attribute__((format(printf, 6, 7)))
+check_error(struct conf_errors *errors, const char *file, size_t line, size_t column,
+    const char *key, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	buf_printf(&errors->text, "%s:%zu:%zu: %s: %s\n", file, line, column, key, msg);
+	errors->count++;
+}
+
+static bool
+tool_exists(const struct declarations *d, const char *name)
+{
+	return tools_is_known(name) || declared_tool(d, name) != NULL;
+}
+
+static const struct decl_resource *
+direct_resource(const struct declarations *d, const char *uri)
+{
+	for (size_t i = 0; i < d->n_resources; i++)
+		if (!d->resources[i].is_template && d->resources[i].uri != NULL &&
+		    strcmp(d->resources[i].uri, uri) == 0)
+			return &d->resources[i];
+	return NULL;
+}
+
+static void
+check_toolsets(struct declarations *d, const char *file, struct conf_errors *errors)
+{
+	for (size_t i = 0; i < d->n_toolsets; i++) {
+		struct decl_toolset *ts = &d->toolsets[i];
+		char key[300];
+
+		snprintf(key, sizeof(key), "toolsets.%s", ts->name);
+		for (size_t j = 0; j < ts->n_tools;) {
+			if (tool_exists(d, ts->tools[j])) {
+				j++;
+				continue;
+			}
+			check_error(errors, file, ts->tool_pos[j].line, ts->tool_pos[j].column, key,
+			    "no tool named \"%s\" (neither a built-in tool nor one declared under tools:)",
+			    ts->tools[j]);
+			free(ts->tools[j]);
+			memmove(&ts->tools[j], &ts->tools[j + 1], (ts->n_tools - j - 1) * sizeof(*ts->tools));
+			memmove(&ts->tool_pos[j], &ts->tool_pos[j + 1],
+			    (ts->n_tools - j - 1) * sizeof(*ts->tool_pos));
+			ts->n_tools--;
+		}
+	}
+	for (size_t i = 0; i < d->n_enabled_toolsets;) {
+		struct buf names = BUF_INIT;
+		bool known = false;
+
+		for (size_t j = 0; j < d->n_toolsets; j++)
+			known |= strcmp(d->toolsets[j].name, d->enabled_toolsets[i]) == 0;
+		if (known) {
+			i++;
+			continue;
+		}
+		for (size_t j = 0; j < d->n_toolsets; j++)
+			buf_printf(&names, "%s%s", j ? ", " : "", d->toolsets[j].name);
+		check_error(errors, file, d->enabled_pos[i].line, d->enabled_pos[i].column,
+		    "enabled_toolsets", "no toolset named \"%s\" (declared toolsets: %s)",
+		    d->enabled_toolsets[i], names.len ? buf_cstr(&names) : "none");
+		buf_free(&names);
+		free(d->enabled_toolsets[i]);
+		memmove(&d->enabled_toolsets[i], &d->enabled_toolsets[i + 1],
+		    (d->n_enabled_toolsets - i - 1) * sizeof(*d->enabled_toolsets));
+		memmove(&d->enabled_pos[i], &d->enabled_pos[i + 1],
+		    (d->n_enabled_toolsets - i - 1) * sizeof(*d->enabled_pos));
+		d->n_enabled_toolsets--;
+	}
+}
+
+static void
+check_resources(struct declarations *d, const char *file, struct conf_errors *errors)
+{
+	for (size_t i = 0; i < d->n_resources;) {
+		struct decl_resource *r = &d->resources[i];
+		size_t j;
+
+		for (j = 0; r->uri != NULL && j < i; j++)
+			if (d->resources[j].uri != NULL && strcmp(d->resources[j].uri, r->uri) == 0)
+				break;
+		if (r->uri == NULL || j == i) {
+			i++;
+			continue;
+		}
+		check_error(errors, file, r->line, r->column, r->is_template ? "resource_templates" :
+		    "resources", "\"%s\" is declared twice (first at line %zu)", r->uri,
+		    d->resources[j].line);
+		free_resource(r);
+		memmove(r, r + 1, (d->n_resources - i - 1) * sizeof(*r));
+		d->n_resources--;
+	}
+}
+
+static void
+check_prompts(struct declarations *d, const char *file, struct conf_errors *errors)
+{
+	for (size_t i = 0; i < d->n_prompts;) {
+		struct decl_prompt *p = &d->prompts[i];
+		char key[300];
+		size_t j;
+
+		if (p->name == NULL) {
+			i++;
+			continue;	/* already reported */
+		}
+		snprintf(key, sizeof(key), "prompts.%s", p->name);
+		for (size_t m = 0; m < p->n_messages; m++) {
+			const struct decl_message *msg = &p->messages[m];
+			const struct decl_resource *r;
+
+			/* resource: URI embeds a declared resource; { uri, text } stands alone. */
+			if (msg->type != DC_RESOURCE || msg->uri == NULL || msg->text != NULL ||
+			    strchr(msg->uri, '{') != NULL)
+				continue;
+			if ((r = direct_resource(d, msg->uri)) == NULL)
+				check_error(errors, file, msg->line, msg->column, key, "resource \"%s\" is "
+				    "not a declared resource (declare it under resources:, or write "
+				    "resource: { uri, mime_type, text } to embed text inline)", msg->uri);
+			else if (r->sql != NULL)
+				check_error(errors, file, msg->line, msg->column, key, "resource \"%s\" is "
+				    "computed by SQL, which a prompt cannot embed (embed a text or blob "
+				    "resource)", msg->uri);
+		}
+		for (j = 0; j < i; j++)
+			if (d->prompts[j].name != NULL && strcmp(d->prompts[j].name, p->name) == 0)
+				break;
+		if (prompts_exists(p->name))
+			check_error(errors, file, p->line, p->column, key, "a built-in prompt has that name "
+			    "(built-in prompts: explore_database, write_query, explain_query, "
+			    "table_overview)");
+		else if (j < i)
+			check_error(errors, file, p->line, p->column, key, "declared twice (first at line "
+			    "%zu)", d->prompts[j].line);
+		else {
+			i++;
+			continue;
+		}
+		free_prompt(p);
+		memmove(p, p + 1, (d->n_prompts - i - 1) * sizeof(*p));
+		d->n_prompts--;
+	}
+}
+
+void
+declare_check(struct declarations *d, const char *file, struct conf_errors *errors)
+{
+	check_toolsets(d, file, errors);
+	check_resources(d, file, errors);
+	check_prompts(d, file, errors);
 }
 
 void
@@ -881,57 +1247,23 @@ declarations_free(struct declarations *d)
 		free(t->input_schema_json);
 	}
 	free(d->tools);
-	for (size_t i = 0; i < d->n_resources; i++) {
-		struct decl_resource *r = &d->resources[i];
-
-		for (size_t j = 0; j < r->n_vars; j++) {
-			free(r->vars[j]);
-			if (r->completions)
-				free_completion(&r->completions[j]);
-		}
-		free(r->vars);
-		free(r->completions);
-		free(r->uri);
-		free(r->name);
-		free(r->title);
-		free(r->description);
-		free(r->mime_type);
-		free(r->text);
-		free(r->blob);
-		free(r->sql);
-	}
+	for (size_t i = 0; i < d->n_resources; i++)
+		free_resource(&d->resources[i]);
 	free(d->resources);
-	for (size_t i = 0; i < d->n_prompts; i++) {
-		struct decl_prompt *p = &d->prompts[i];
-
-		for (size_t j = 0; j < p->n_args; j++) {
-			free(p->args[j].name);
-			free(p->args[j].description);
-			free_completion(&p->args[j].completion);
-		}
-		for (size_t j = 0; j < p->n_messages; j++) {
-			free(p->messages[j].role);
-			free(p->messages[j].text);
-			free(p->messages[j].uri);
-			free(p->messages[j].mime_type);
-			free(p->messages[j].data);
-		}
-		free(p->args);
-		free(p->messages);
-		free(p->name);
-		free(p->title);
-		free(p->description);
-	}
+	for (size_t i = 0; i < d->n_prompts; i++)
+		free_prompt(&d->prompts[i]);
 	free(d->prompts);
 	for (size_t i = 0; i < d->n_toolsets; i++) {
 		for (size_t j = 0; j < d->toolsets[i].n_tools; j++)
 			free(d->toolsets[i].tools[j]);
 		free(d->toolsets[i].tools);
+		free(d->toolsets[i].tool_pos);
 		free(d->toolsets[i].name);
 	}
 	free(d->toolsets);
 	for (size_t i = 0; i < d->n_enabled_toolsets; i++)
 		free(d->enabled_toolsets[i]);
 	free(d->enabled_toolsets);
+	free(d->enabled_pos);
 	memset(d, 0, sizeof(*d));
 }

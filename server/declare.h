@@ -82,6 +82,7 @@ struct decl_resource {
 	char **vars;		/* template variables, in order of appearance */
 	size_t n_vars;
 	struct decl_completion *completions;	/* per var */
+	size_t line, column;	/* of the entry, for cross-reference errors */
 };
 
 struct decl_prompt_arg {
@@ -98,6 +99,7 @@ struct decl_message {
 	char *uri;		/* resource: a declared resource, or any URI with text/blob */
 	char *mime_type;
 	char *data;		/* image/audio base64 */
+	size_t line, column;	/* of the resource: value */
 };
 
 struct decl_prompt {
@@ -108,11 +110,18 @@ struct decl_prompt {
 	size_t n_args;
 	struct decl_message *messages;
 	size_t n_messages;
+	size_t line, column;
+};
+
+/* Where a name was written in the file: cross-references are checked after the whole file. */
+struct decl_pos {
+	size_t line, column;
 };
 
 struct decl_toolset {
 	char *name;
 	char **tools;
+	struct decl_pos *tool_pos;	/* per tool name */
 	size_t n_tools;
 };
 
@@ -126,6 +135,7 @@ struct declarations {
 	struct decl_toolset *toolsets;
 	size_t n_toolsets;
 	char **enabled_toolsets;	/* when set, only tools in these toolsets are offered */
+	struct decl_pos *enabled_pos;
 	size_t n_enabled_toolsets;
 };
 
@@ -137,10 +147,22 @@ void declare_resources(struct conf_ctx *ctx, yaml_node_t *node, struct declarati
 void declare_prompts(struct conf_ctx *ctx, yaml_node_t *node, struct declarations *d);
 void declare_toolsets(struct conf_ctx *ctx, yaml_node_t *node, struct declarations *d);
 void declare_enabled_toolsets(struct conf_ctx *ctx, yaml_node_t *node, struct declarations *d);
+/*
+ * Cross-references, once the whole file is read: toolsets name existing tools,
+ * enabled_toolsets existing toolsets, URIs and prompt names are unique, prompts embed declared
+ * resources. Each problem is one "file:line:col: key: problem" line in errors; the offending
+ * reference is then dropped, so a later check does not report it again.
+ */
+void declare_check(struct declarations *d, const char *file, struct conf_errors *errors);
 void declarations_free(struct declarations *d);
 const struct decl_tool *declared_tool(const struct declarations *d, const char *name);
 bool declared_in_toolsets(const struct declarations *d, const char *tool);
-/* Matches uri against a template; on success fills values (caller frees each). */
-bool decl_template_match(const struct decl_resource *r, const char *uri, char **values);
+/*
+ * Matches uri against a template; on success fills values (caller frees each), percent-decoded
+ * as RFC 6570 simple expansion encoded them. Returns 1 on a match, 0 when uri does not fit the
+ * template, -1 when it fits but a value is malformed (why says which and how).
+ */
+int decl_template_match(const struct decl_resource *r, const char *uri, char **values,
+    char *why, size_t whycap);
 
 #endif

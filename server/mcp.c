@@ -287,8 +287,13 @@ write_server_info(struct jw *w)
 	jw_obj_end(w);
 }
 
+/*
+ * subscribe: resources/subscribe of the legacy protocol is accepted (and never fires). In
+ * 2026-07-28 the capability promises subscriptions/listen streams, which pgmcp does not offer,
+ * so server/discover leaves it out.
+ */
 static void
-write_capabilities(struct jw *w)
+write_capabilities(struct jw *w, bool subscribe)
 {
 	jw_obj_begin(w);
 	jw_key(w, "tools");
@@ -297,7 +302,8 @@ write_capabilities(struct jw *w)
 	jw_obj_end(w);
 	jw_key(w, "resources");
 	jw_obj_begin(w);
-	jw_kbool(w, "subscribe", true);
+	if (subscribe)
+		jw_kbool(w, "subscribe", true);
 	jw_kbool(w, "listChanged", false);
 	jw_obj_end(w);
 	jw_key(w, "prompts");
@@ -344,7 +350,7 @@ m_initialize(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 	    requested, s->client_name[0] ? s->client_name : "(unnamed)");
 	jw_kstr(w, "protocolVersion", s->version);
 	jw_key(w, "capabilities");
-	write_capabilities(w);
+	write_capabilities(w, true);
 	jw_key(w, "serverInfo");
 	write_server_info(w);
 	jw_kstr(w, "instructions", SERVER_INSTRUCTIONS);
@@ -375,7 +381,7 @@ m_discover(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 	jw_key(w, "supportedVersions");
 	write_supported_versions(w);
 	jw_key(w, "capabilities");
-	write_capabilities(w);
+	write_capabilities(w, false);
 	jw_kstr(w, "instructions", SERVER_INSTRUCTIONS);
 	if (!rq->modern) {	/* a bare probe still learns who we are */
 		jw_key(w, "serverInfo");
@@ -474,7 +480,11 @@ select_version(struct mcp_session *s, struct mcp_request *rq, unsigned flags)
 			rq->progress_token = tok;
 	}
 	rq->log_level = s->log_level;
-	if (strcmp(rq->method, "initialize") == 0) {
+	/* initialize starts the legacy handshake, unless _meta makes it a 2026-07-28 request:
+	 * there the method does not exist (M_LEGACY_ONLY below). */
+	if (strcmp(rq->method, "initialize") == 0 && (pv == NULL ||
+	    !json_object_is_type(pv, json_type_string) ||
+	    strcmp(json_object_get_string(pv), MCP_MODERN_VERSION) != 0)) {
 		rq->version = s->version;
 		return true;
 	}

@@ -253,20 +253,33 @@ out:
 	db_result_free(&tc.res);
 }
 
+/* Declared templates first, then the table template; a cursor counts through both. */
 void
 resources_templates_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 {
 	const struct declarations *d = &s->cfg->decl;
-	size_t offset;
+	size_t offset, total = 1, page = (size_t)s->cfg->page_size, k = 0, shown = 0;
 
 	if (mcp_read_cursor(rq, &offset) < 0)
 		return;
+	for (size_t i = 0; i < d->n_resources; i++)
+		total += d->resources[i].is_template;
+	if (offset > total) {
+		mcp_fail(rq, RPC_INVALID_PARAMS, "Invalid cursor: past the end of the list");
+		return;
+	}
 	jw_key(w, "resourceTemplates");
 	jw_arr_begin(w);
-	if (offset == 0) {
-		for (size_t i = 0; i < d->n_resources; i++)
-			if (d->resources[i].is_template)
-				write_declared_entry(w, &d->resources[i]);
+	for (size_t i = 0; i < d->n_resources && shown < page; i++) {
+		if (!d->resources[i].is_template)
+			continue;
+		if (k++ >= offset) {
+			write_declared_entry(w, &d->resources[i]);
+			shown++;
+		}
+	}
+	if (offset + shown < total && shown < page) {
+		/* The table template is the last entry. */
 		jw_obj_begin(w);
 		jw_kstr(w, "uriTemplate", TABLE_URI_TEMPLATE);
 		jw_kstr(w, "name", "table-schema");
@@ -275,8 +288,11 @@ resources_templates_list(struct mcp_session *s, struct mcp_request *rq, struct j
 		    "table or view, as JSON. schema and table complete with completion/complete.");
 		jw_kstr(w, "mimeType", "application/json");
 		jw_obj_end(w);
+		shown++;
 	}
 	jw_arr_end(w);
+	if (offset + shown < total)
+		mcp_write_cursor(w, offset + shown);
 	mcp_write_cache_hints(rq, w, 300000);
 }
 
@@ -347,11 +363,19 @@ read_declared(struct mcp_session *s, struct mcp_request *rq, const char *uri, st
 		const struct decl_resource *r = &d->resources[i];
 		char **values = xcalloc(r->n_vars + 1, sizeof(char *));
 		struct buf text = BUF_INIT;
-		bool match = r->is_template ? decl_template_match(r, uri, values) : strcmp(r->uri, uri) == 0;
+		char why[300];
+		int match = r->is_template ? decl_template_match(r, uri, values, why, sizeof(why)) :
+		    strcmp(r->uri, uri) == 0;
 
-		if (!match) {
+		if (match == 0) {
 			free(values);
 			continue;
+		}
+		if (match < 0) {
+			mcp_fail(rq, RPC_INVALID_PARAMS, "Invalid params: %s matches the resource template "
+			    "%s, but its %s", uri, r->uri, why);
+			free(values);
+			return true;
 		}
 		if (r->blob != NULL) {
 			write_contents(w, rq, uri, r->mime_type, "blob", r->blob, strlen(r->blob));

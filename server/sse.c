@@ -2,7 +2,9 @@
  * sse.c: the legacy HTTP+SSE transport (protocol 2024-11-05). GET /sse opens a stream that
  * stays with the worker that accepted it, which holds the MCP session. A POST to
  * /messages?sessionId=... may land on any worker: it forwards the message to the owner over
- * the owner's control socket and answers 202; the owner answers on the stream.
+ * the owner's control socket and answers 202; the owner answers on the stream. The owner keeps
+ * an entry for each stream it holds in the scoreboard's session table, open until the stream
+ * ends, so a POST for a stream that has closed gets 404 rather than a 202 nobody will honour.
  */
 #include "httpx.h"
 
@@ -28,6 +30,18 @@ struct sse {
 	struct buf queue;	/* messages that arrived while one was running: u32 length + bytes */
 	bool gone;
 };
+
+/*
+ * Records in the shared session table that this stream is open (or has ended). Called at
+ * every turn of the stream's loop, which also brings the entry back should it have aged out.
+ */
+static void
+mark_stream(struct sse *x, bool ended)
+{
+	struct sb_session *e = sb_session(x->h->w->d->sb, token_hash(x->token), true);
+
+	e->ended = ended;
+}
 
 static bool
 write_event(struct sse *x, const char *event, const char *data, size_t len)
@@ -130,11 +144,15 @@ sse_stream(struct http_ctx *h)
 	token_issue(&claims, x.token);
 	h->keep_alive = false;	/* the stream uses up this connection */
 	h->status = 200;
-	if (!conn_write(h->c, head, sizeof(head) - 1, http_write_deadline(h)))
+	mark_stream(&x, false);	/* before the client can learn the endpoint */
+	if (!conn_write(h->c, head, sizeof(head) - 1, http_write_deadline(h))) {
+		mark_stream(&x, true);
 		return;
+	}
 	buf_printf(&endpoint, "%s/messages?sessionId=%s", cfg->http_path_prefix, x.token);
 	if (!write_event(&x, "endpoint", endpoint.data, endpoint.len)) {
 		buf_free(&endpoint);
+		mark_stream(&x, true);
 		return;
 	}
 	buf_free(&endpoint);
@@ -159,6 +177,7 @@ sse_stream(struct http_ctx *h)
 		};
 		int rc;
 
+		mark_stream(&x, false);
 		while (x.queue.len >= sizeof(uint32_t) && !x.gone) {
 			uint32_t n;
 			struct buf one = BUF_INIT;
@@ -194,6 +213,7 @@ sse_stream(struct http_ctx *h)
 			}
 		}
 	}
+	mark_stream(&x, true);
 	log_info("SSE stream closed for %s", h->client);
 	mcp_session_free(&s);
 	buf_free(&x.queue);
@@ -204,6 +224,7 @@ sse_post(struct http_ctx *h)
 {
 	char sid[TOKEN_TEXT_MAX];
 	struct token_claims claims;
+	struct sb_session *entry;
 	const char *ctype = http_header(h->req, "Content-Type");
 
 	if (!http_query_param(h->req->query, "sessionId", sid, sizeof(sid))) {
@@ -219,6 +240,17 @@ sse_post(struct http_ctx *h)
 	if (ctype == NULL || strncasecmp(ctype, "application/json", 16) != 0) {
 		http_send_rpc_error(h, 415, RPC_INVALID_REQUEST, "Unsupported Media Type: send "
 		    "Content-Type: application/json", NULL);
+		return;
+	}
+	/*
+	 * The owner marks its stream ended when it closes. No entry at all means it aged out of
+	 * the table: the owner puts it back within a heartbeat, so try the delivery then (a dead
+	 * owner's control socket is gone, and that send fails).
+	 */
+	entry = sb_session(h->w->d->sb, token_hash(sid), false);
+	if (entry != NULL && entry->ended) {
+		http_send_rpc_error(h, 404, RPC_INVALID_REQUEST, "Not Found: the session's stream is "
+		    "closed", NULL);
 		return;
 	}
 	if (!worker_ctl_send((pid_t)claims.owner_pid, "sse", sid, h->body->data ? h->body->data : "",

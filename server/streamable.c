@@ -181,6 +181,29 @@ request_key(const char *sid, struct json_object *id)
 	return token_hash(text);
 }
 
+/*
+ * An error answered before the message reaches the MCP layer. It echoes the request's id when
+ * the request had a valid one (a string or a number), and is null only when it had none.
+ */
+static void
+send_error(struct http_ctx *h, int status, int code, const char *message, struct json_object *id)
+{
+	struct buf body = BUF_INIT;
+	struct json_span span;
+	const char *raw = NULL;
+	size_t raw_len = 0;
+
+	if (id != NULL && (json_object_is_type(id, json_type_string) ||
+	    json_object_is_type(id, json_type_int) || json_object_is_type(id, json_type_double)) &&
+	    json_raw_member(h->body->data, h->body->len, "id", &span)) {
+		raw = h->body->data + span.start;
+		raw_len = span.len;
+	}
+	mcp_write_error(&body, raw, raw_len, code, message, NULL);
+	http_send(h, status, "application/json", NULL, body.data, body.len);
+	buf_free(&body);
+}
+
 /* notifications/cancelled over HTTP: the request may be running on any worker. */
 static void
 forward_cancel(struct http_ctx *h, const char *sid, struct json_object *params)
@@ -220,7 +243,7 @@ streamable_post(struct http_ctx *h)
 	struct buf out = BUF_INIT;
 	char session_line[TOKEN_TEXT_MAX + 32], newsid[TOKEN_TEXT_MAX];
 	const char *method = NULL;
-	bool modern = false, have_session = false, batch = false;
+	bool modern = false, hv_modern, have_session = false, batch = false;
 	struct sb_session *entry = NULL;
 	int code, status;
 
@@ -253,22 +276,38 @@ streamable_post(struct http_ctx *h)
 		    json_object_is_type(meta, json_type_object))
 			json_object_object_get_ex(meta, "io.modelcontextprotocol/protocolVersion", &pv);
 	}
-	modern = pv != NULL && method != NULL && strcmp(method, "initialize") != 0;
+	hv_modern = hv != NULL && strcmp(hv, MCP_MODERN_VERSION) == 0;
+	if (method != NULL && strcmp(method, "initialize") == 0)
+		/* initialize selects the legacy handshake, unless its _meta makes it a 2026-07-28
+		 * request, where the method does not exist (-32601 with 404, from the MCP layer) */
+		modern = pv != NULL && json_object_is_type(pv, json_type_string) &&
+		    strcmp(json_object_get_string(pv), MCP_MODERN_VERSION) == 0;
+	else
+		modern = method != NULL && (pv != NULL || hv_modern);
 
-	if (modern) {
+	if (modern && idobj != NULL && (pv == NULL || !json_object_is_type(pv, json_type_string))) {
+		/* The header says 2026-07-28, but the body does not carry the version it must. */
+		send_error(h, 400, RPC_INVALID_PARAMS, pv != NULL ? "Invalid params: "
+		    "params._meta[\"io.modelcontextprotocol/protocolVersion\"] must be a string" :
+		    "Invalid params: params._meta[\"io.modelcontextprotocol/protocolVersion\"] is "
+		    "required in protocol " MCP_MODERN_VERSION " (the MCP-Protocol-Version header "
+		    "names it)", idobj);
+		goto out;
+	}
+	if (modern && pv != NULL) {
 		/* 2026-07-28: the headers must mirror the body, so proxies can route on them. */
 		const char *body_version = json_object_get_string(pv);
 		const char *name = NULL;
 
 		if (hv == NULL || strcmp(hv, body_version) != 0) {
-			http_send_rpc_error(h, 400, MCP_HEADER_MISMATCH, hv == NULL ? "Header mismatch: "
+			send_error(h, 400, MCP_HEADER_MISMATCH, hv == NULL ? "Header mismatch: "
 			    "MCP-Protocol-Version header is required" : "Header mismatch: "
-			    "MCP-Protocol-Version header does not match _meta protocolVersion", NULL);
+			    "MCP-Protocol-Version header does not match _meta protocolVersion", idobj);
 			goto out;
 		}
 		if (!header_matches(http_header(req, "Mcp-Method"), method)) {
-			http_send_rpc_error(h, 400, MCP_HEADER_MISMATCH, "Header mismatch: Mcp-Method "
-			    "header is missing or does not match the body's method", NULL);
+			send_error(h, 400, MCP_HEADER_MISMATCH, "Header mismatch: Mcp-Method "
+			    "header is missing or does not match the body's method", idobj);
 			goto out;
 		}
 		if (strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0)
@@ -276,10 +315,12 @@ streamable_post(struct http_ctx *h)
 		else if (strcmp(method, "resources/read") == 0)
 			name = member_string(params, "uri");
 		if (name != NULL && !header_matches(http_header(req, "Mcp-Name"), name)) {
-			http_send_rpc_error(h, 400, MCP_HEADER_MISMATCH, "Header mismatch: Mcp-Name "
-			    "header is missing or does not match the body", NULL);
+			send_error(h, 400, MCP_HEADER_MISMATCH, "Header mismatch: Mcp-Name "
+			    "header is missing or does not match the body", idobj);
 			goto out;
 		}
+	} else if (modern) {
+		/* a 2026-07-28 notification without _meta: nothing to check, nothing to answer */
 	} else if (method != NULL && strcmp(method, "initialize") == 0) {
 		/* a new session; any Mcp-Session-Id is ignored */
 	} else if (sid == NULL && method != NULL && (strcmp(method, "server/discover") == 0 ||
@@ -287,21 +328,20 @@ streamable_post(struct http_ctx *h)
 		/* needs no session */
 	} else {
 		if (sid == NULL) {
-			http_send_rpc_error(h, 400, RPC_INVALID_REQUEST, "Bad Request: Mcp-Session-Id header "
-			    "is required (send initialize first, or use protocol 2026-07-28 with _meta)",
-			    NULL);
+			send_error(h, 400, RPC_INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is "
+			    "required (send initialize first, or use protocol 2026-07-28 with _meta)", idobj);
 			goto out;
 		}
 		if (!token_verify(sid, cfg->http_session_ttl_ms, &claims) ||
 		    claims.kind != TOKEN_STREAMABLE ||
 		    ((entry = sb_session(h->w->d->sb, token_hash(sid), false)) != NULL && entry->ended)) {
-			http_send_rpc_error(h, 404, RPC_INVALID_REQUEST, "Not Found: unknown, expired or "
-			    "ended session; send initialize to start a new one", NULL);
+			send_error(h, 404, RPC_INVALID_REQUEST, "Not Found: unknown, expired or ended "
+			    "session; send initialize to start a new one", idobj);
 			goto out;
 		}
 		if (hv != NULL && !is_legacy_version(hv)) {
-			http_send_rpc_error(h, 400, RPC_INVALID_REQUEST, "Bad Request: unsupported "
-			    "MCP-Protocol-Version header", NULL);
+			send_error(h, 400, RPC_INVALID_REQUEST, "Bad Request: unsupported "
+			    "MCP-Protocol-Version header", idobj);
 			goto out;
 		}
 		have_session = true;

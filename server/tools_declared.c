@@ -27,6 +27,29 @@ write_param_schema_type(struct jw *w, enum decl_type t)
 		jw_kstr(w, "format", "date-time");
 }
 
+/* enum, minimum, maximum and pattern: on a scalar's schema, or on an array's items. */
+static void
+write_param_rules(struct jw *w, const struct decl_param *p)
+{
+	if (p->n_enum > 0) {
+		jw_key(w, "enum");
+		jw_arr_begin(w);
+		for (size_t k = 0; k < p->n_enum; k++)
+			jw_str(w, p->enum_values[k]);
+		jw_arr_end(w);
+	}
+	if (p->has_min) {
+		jw_key(w, "minimum");
+		jw_double(w, p->min);
+	}
+	if (p->has_max) {
+		jw_key(w, "maximum");
+		jw_double(w, p->max);
+	}
+	if (p->pattern)
+		jw_kstr(w, "pattern", p->pattern);
+}
+
 void
 declared_tool_json(const struct config *cfg, const struct decl_tool *t, struct buf *b,
     const char *rows_output_schema)
@@ -59,34 +82,15 @@ declared_tool_json(const struct config *cfg, const struct decl_tool *t, struct b
 			if (p->description)
 				jw_kstr(&w, "description", p->description);
 			if (p->type == DT_ARRAY) {
+				/* The rules of an array parameter apply to each item. */
 				jw_key(&w, "items");
 				jw_obj_begin(&w);
 				write_param_schema_type(&w, p->item_type);
-				if (p->item_type == DT_ENUM) {
-					jw_key(&w, "enum");
-					jw_arr_begin(&w);
-					for (size_t k = 0; k < p->n_enum; k++)
-						jw_str(&w, p->enum_values[k]);
-					jw_arr_end(&w);
-				}
+				write_param_rules(&w, p);
 				jw_obj_end(&w);
-			} else if (p->n_enum > 0) {
-				jw_key(&w, "enum");
-				jw_arr_begin(&w);
-				for (size_t k = 0; k < p->n_enum; k++)
-					jw_str(&w, p->enum_values[k]);
-				jw_arr_end(&w);
+			} else {
+				write_param_rules(&w, p);
 			}
-			if (p->has_min) {
-				jw_key(&w, "minimum");
-				jw_double(&w, p->min);
-			}
-			if (p->has_max) {
-				jw_key(&w, "maximum");
-				jw_double(&w, p->max);
-			}
-			if (p->pattern)
-				jw_kstr(&w, "pattern", p->pattern);
 			if (p->default_json) {
 				jw_key(&w, "default");
 				jw_raw(&w, p->default_json, strlen(p->default_json));
@@ -131,28 +135,48 @@ digits(const char *s, int n)
 	return true;
 }
 
-/* YYYY-MM-DD with a month and day that exist. */
+static int
+two_digits(const char *s)
+{
+	return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
+/* A YYYY-MM-DD prefix of s with a year from 1 and a month and day that exist. */
+static bool
+date_prefix(const char *s)
+{
+	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, m, d;
+
+	if (!digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' || !digits(s + 8, 2))
+		return false;
+	y = two_digits(s) * 100 + two_digits(s + 2);
+	m = two_digits(s + 5);
+	d = two_digits(s + 8);
+	if (y < 1 || m < 1 || m > 12 || d < 1)
+		return false;
+	if (m == 2 && d == 29)
+		return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	return d <= days[m - 1];
+}
+
+/* Exactly YYYY-MM-DD: nothing before or after. */
 static bool
 valid_date(const char *s)
 {
-	static const int days[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int m, d;
-
-	if (strlen(s) < 10 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' ||
-	    !digits(s + 8, 2))
-		return false;
-	m = (s[5] - '0') * 10 + (s[6] - '0');
-	d = (s[8] - '0') * 10 + (s[9] - '0');
-	return m >= 1 && m <= 12 && d >= 1 && d <= days[m - 1];
+	return date_prefix(s) && s[10] == '\0';
 }
 
-/* ISO 8601: a date, T or space, hh:mm[:ss[.fraction]], then Z or +hh[:mm] or nothing. */
+/*
+ * ISO 8601 as PostgreSQL reads it: a date, T or space, hh:mm[:ss[.fraction]], then Z, or
+ * +hh, +hhmm or +hh:mm, or nothing (the session's time zone). Nothing may follow.
+ */
 static bool
 valid_timestamp(const char *s)
 {
 	const char *p;
 
-	if (!valid_date(s))
+	if (!date_prefix(s))
 		return false;
 	if (s[10] == '\0')
 		return true;
@@ -161,9 +185,11 @@ valid_timestamp(const char *s)
 	p = s + 11;
 	if (!digits(p, 2) || p[2] != ':' || !digits(p + 3, 2))
 		return false;
+	if (two_digits(p) > 23 || two_digits(p + 3) > 59)
+		return false;
 	p += 5;
 	if (*p == ':') {
-		if (!digits(p + 1, 2))
+		if (!digits(p + 1, 2) || two_digits(p + 1) > 60)
 			return false;
 		p += 3;
 		if (*p == '.') {
@@ -177,14 +203,14 @@ valid_timestamp(const char *s)
 	if (*p == 'Z' || *p == 'z')
 		return p[1] == '\0';
 	if (*p == '+' || *p == '-') {
-		if (!digits(p + 1, 2))
+		if (!digits(p + 1, 2) || two_digits(p + 1) > 15)
 			return false;
 		p += 3;
+		if (*p == '\0')
+			return true;
 		if (*p == ':')
 			p++;
-		if (*p && !digits(p, 2))
-			return false;
-		return *p == '\0' || p[2] == '\0';
+		return digits(p, 2) && two_digits(p) <= 59 && p[2] == '\0';
 	}
 	return *p == '\0';
 }
@@ -212,12 +238,13 @@ check_value(const struct decl_param *p, enum decl_type type, struct json_object 
 			return false;
 		}
 		if (type == DT_DATE && !valid_date(s)) {
-			snprintf(why, cap, "must be a date YYYY-MM-DD, got \"%.40s\"", s);
+			snprintf(why, cap, "must be a date YYYY-MM-DD that exists, and nothing else, got "
+			    "\"%.40s\"", s);
 			return false;
 		}
 		if (type == DT_TIMESTAMP && !valid_timestamp(s)) {
-			snprintf(why, cap, "must be an ISO 8601 timestamp such as 2024-05-01T12:00:00Z, "
-			    "got \"%.40s\"", s);
+			snprintf(why, cap, "must be an ISO 8601 timestamp such as 2024-05-01T12:00:00Z or "
+			    "2024-05-01 14:00:00+02:00, and nothing else, got \"%.40s\"", s);
 			return false;
 		}
 		if (p->n_enum > 0) {
@@ -472,6 +499,29 @@ write_content(struct tool_ctx *tc, const struct decl_tool *t)
 	json_object_put(cols);
 }
 
+/* A statement stopped by the tool's own statement_timeout: name that limit, not the global one. */
+static void
+own_timeout_error(struct tool_ctx *tc, const struct decl_tool *t)
+{
+	struct db_result *r = &tc->res;
+	struct buf text = BUF_INIT;
+	char limit[32];
+
+	format_duration_ms(t->statement_timeout_ms, limit, sizeof(limit));
+	buf_printf(&text, "ERROR %s: %s", r->sqlstate, buf_cstr(&r->message));
+	if (r->detail.len)
+		buf_printf(&text, "\nDETAIL: %s", buf_cstr(&r->detail));
+	if (r->hint.len)
+		buf_printf(&text, "\nHINT: %s", buf_cstr(&r->hint));
+	if (r->context.len)
+		buf_printf(&text, "\nCONTEXT: %s", buf_cstr(&r->context));
+	buf_printf(&text, "\nThe statement ran longer than this tool's statement_timeout (%s, "
+	    "tools.%s.statement_timeout) and was cancelled. Try narrower arguments, or ask the "
+	    "operator to raise the tool's limit.", limit, t->name);
+	tool_error(tc, "%s", buf_cstr(&text));
+	buf_free(&text);
+}
+
 void
 declared_tool_call(struct tool_ctx *tc, const struct decl_tool *t)
 {
@@ -499,7 +549,10 @@ declared_tool_call(struct tool_ctx *tc, const struct decl_tool *t)
 		return;
 	}
 	if (tc->res.status != DB_OK) {
-		tool_db_error(tc, t->sql, 0);
+		if (tc->res.timed_out && t->statement_timeout_ms > 0)
+			own_timeout_error(tc, t);
+		else
+			tool_db_error(tc, t->sql, 0);
 		return;
 	}
 	switch (t->result) {
