@@ -96,7 +96,7 @@ install: all
 	install -m 0644 conf/pgmcp.yaml $(DESTDIR)$(DOCDIR)/pgmcp.yaml.example
 	test -e $(DESTDIR)$(SYSCONFDIR)/pgmcp/pgmcp.yaml || \
 		install -m 0640 conf/pgmcp.yaml $(DESTDIR)$(SYSCONFDIR)/pgmcp/pgmcp.yaml
-	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -m 0644 README.md SECURITY.md $(DESTDIR)$(DOCDIR)/
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
 	for u in pgmcp.service pgmcp.socket pgmcp-inetd.socket pgmcp-inetd@.service; do \
 		sed -e 's|/usr/bin/pgmcp|$(BINDIR)/pgmcp|g' -e 's|/etc/pgmcp/|$(SYSCONFDIR)/pgmcp/|g' \
