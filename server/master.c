@@ -166,7 +166,7 @@ reap_children(struct daemon *d, bool stopping)
 			    WEXITSTATUS(status), (long long)ran);
 		else
 			log_debug("worker %d (pid %d) exited", s, (int)pid);
-		if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_CONFIG)
+		if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_WORKER_CONFIG)
 			fatal_config = 1;
 		scoreboard_retire(d->sb, s);
 		slots[s].pid = 0;
