@@ -354,7 +354,8 @@ http_chunked_decode(struct http_chunked *st, const char *in, size_t len, size_t 
 			if (st->remaining == 0) {
 				st->state = CH_TRAILER;
 			} else {
-				if (out->len + st->remaining > max_body)
+				/* Not out->len + remaining: a size near 2^64 would wrap past the limit. */
+				if (out->len > max_body || st->remaining > max_body - out->len)
 					return HTTP_CHUNK_TOO_BIG;
 				st->state = CH_DATA;
 			}

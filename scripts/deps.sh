@@ -7,7 +7,7 @@ set -eu
 
 group=${1:-test}
 build_pkgs="build-essential pkg-config libpq-dev libjson-c-dev libyaml-dev libpg-query-dev"
-test_pkgs="postgresql-15 python3 valgrind"
+test_pkgs="postgresql-15 python3 valgrind clang libclang-rt-14-dev pgbouncer"
 
 case $group in
     build) pkgs=$build_pkgs ;;

@@ -70,6 +70,8 @@ policy_section(struct conf_ctx *ctx, yaml_node_t *node, struct policies *ps)
 
 				if (t == NULL)
 					continue;
+				free(p->schema);	/* a repeated key: the last one wins */
+				free(p->table);
 				p->schema = xstrdup(dot ? t : "public");
 				if (dot) {
 					p->schema[dot - t] = '\0';
@@ -83,6 +85,7 @@ policy_section(struct conf_ctx *ctx, yaml_node_t *node, struct policies *ps)
 			} else if (key != NULL && strcmp(key, "mask") == 0) {
 				string_list(ctx, v, path, &p->mask, &p->n_mask);
 			} else if (key != NULL && strcmp(key, "mask_with") == 0) {
+				free(p->mask_with);
 				p->mask_with = conf_scalar(ctx, v, path);
 			} else {
 				conf_error_at(ctx, conf_node(ctx, q->key), path, "unknown setting (a policy takes: "

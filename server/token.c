@@ -89,6 +89,9 @@ decode(const char *in, unsigned char *out, size_t cap)
 			out[o++] = (unsigned char)((acc >> bits) & 0xFF);
 		}
 	}
+	/* One spelling per id: no character left over that holds no whole byte, no stray bits. */
+	if (bits >= 6 || (acc & ((1u << bits) - 1)) != 0)
+		return -1;
 	return (int)o;
 }
 
