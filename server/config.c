@@ -13,6 +13,7 @@
 
 #define OFF(field) offsetof(struct config, field)
 
+static const char *const pooler_values[] = { "none", "transaction", NULL };
 static const char *const access_values[] = { "read_only", "read_write", NULL };
 static const char *const level_values[] = { "debug", "info", "notice", "warning", "error", NULL };
 static const char *const format_values[] = { "logfmt", "json", NULL };
@@ -25,6 +26,7 @@ const struct conf_key config_keys[] = {
 	{ "database.connect_timeout", CONF_DURATION, OFF(connect_timeout_ms), 1000, 3600000, "5s",
 	    NULL, 0 },
 	{ "database.application_name", CONF_STRING, OFF(application_name), 0, 0, "pgmcp", NULL, 0 },
+	{ "database.pooler", CONF_ENUM, OFF(pooler), 0, 0, "none", pooler_values, 0 },
 	{ "access", CONF_ENUM, OFF(access), 0, 0, "read_only", access_values, 0 },
 	{ "limits.statement_timeout", CONF_DURATION, OFF(statement_timeout_ms), 0, DAY_MS, "30s",
 	    NULL, CONF_RELOADABLE },

@@ -15,6 +15,12 @@ enum access_mode {
 	ACCESS_READ_WRITE = 1,
 };
 
+/* database.pooler: what sits between pgmcp and PostgreSQL (db.c). */
+enum pooler_mode {
+	POOLER_NONE = 0,		/* a session of our own: prepare once, set once */
+	POOLER_TRANSACTION = 1,		/* transaction pooling: no session state at all */
+};
+
 struct tool_setting {
 	char *name;
 	bool enabled;
@@ -37,6 +43,7 @@ struct config {
 	char *dsn;
 	int64_t connect_timeout_ms;
 	char *application_name;
+	int pooler;		/* enum pooler_mode */
 	/* access */
 	int access;
 	/* limits */

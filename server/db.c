@@ -26,6 +26,21 @@
 static const char WRAP_PREFIX[] = "SELECT * FROM (\n";
 #define WRAP_PREFIX_LEN ((int)sizeof(WRAP_PREFIX) - 1)
 
+/*
+ * Every setting a call relies on: the output formats pgjson parses, then the three limits
+ * ($1..$3). Once per connection as session defaults (is_local false), or, behind a
+ * transaction pooler, inside every call's transaction (true), since the next call may get
+ * another server connection.
+ */
+#define SETTINGS_SQL(is_local) \
+	"SELECT pg_catalog.set_config('DateStyle', 'ISO', " is_local "), " \
+	"pg_catalog.set_config('IntervalStyle', 'iso_8601', " is_local "), " \
+	"pg_catalog.set_config('extra_float_digits', '1', " is_local "), " \
+	"pg_catalog.set_config('bytea_output', 'hex', " is_local "), " \
+	"pg_catalog.set_config('statement_timeout', $1, " is_local "), " \
+	"pg_catalog.set_config('lock_timeout', $2, " is_local "), " \
+	"pg_catalog.set_config('idle_in_transaction_session_timeout', $3, " is_local ")"
+
 struct db {
 	const struct config *cfg;
 	PGconn *conn;
@@ -34,6 +49,7 @@ struct db {
 	bool poll_writing;	/* the pending attempt waits to write, not to read */
 	bool ready;
 	bool inspected;
+	bool pooler_warned;	/* logged once: our prepared statements went missing */
 	int64_t connect_deadline_us;
 	int64_t next_attempt_us;
 	int64_t backoff_us;
@@ -197,6 +213,34 @@ exec_ok(PGconn *conn, PGresult *r)
 	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 }
 
+/*
+ * Our named statements missing, or already there, on a connection we prepared them on
+ * ourselves: a transaction pooler is handing us different server connections.
+ */
+static const char *
+pooler_hint(PGresult *r)
+{
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+
+	if (state == NULL || msg == NULL || strstr(msg, "\"pgmcp_") == NULL)
+		return NULL;
+	if (strcmp(state, "26000") != 0 && strcmp(state, "42P05") != 0)
+		return NULL;
+	return "pgmcp prepares its fixed statements once per connection, but a transaction-pooling "
+	    "PgBouncer (or other pooler) in front of PostgreSQL hands each transaction whichever "
+	    "server connection is free: set database.pooler: transaction";
+}
+
+static void
+warn_pooler(struct db *db, const char *hint)
+{
+	if (db->pooler_warned)
+		return;
+	db->pooler_warned = true;
+	log_warnx("a call failed on pgmcp's own prepared statements: %s", hint);
+}
+
 static void
 inspect_role(struct db *db, PGresult *r)
 {
@@ -322,7 +366,10 @@ resolve_policies(struct db *db)
 	buf_free(&kind);
 }
 
-/* Session defaults and the prepared fixed parts of every call, in one pipeline. */
+/*
+ * Session defaults and the prepared fixed parts of every call, in one pipeline. Behind a
+ * transaction pooler the session is not ours: only the (plain) role inspection runs.
+ */
 static bool
 db_setup(struct db *db)
 {
@@ -348,27 +395,25 @@ db_setup(struct db *db)
 	PGconn *conn = db->conn;
 	PGresult *r;
 	bool ok = true;
-	size_t expected;
+	bool pooled = cfg->pooler == POOLER_TRANSACTION;
+	size_t expected = 0;
 
 	format_duration_ms(cfg->statement_timeout_ms, st, sizeof(st));
 	format_duration_ms(cfg->lock_timeout_ms, lt, sizeof(lt));
 	format_duration_ms(cfg->idle_in_transaction_timeout_ms, it, sizeof(it));
 	PQsetNoticeProcessor(conn, notice_to_log, NULL);
+	if (pooled && db->inspected)
+		return true;
 
 	if (!PQenterPipelineMode(conn))
 		return false;
-	PQsendQueryParams(conn,
-	    "SELECT pg_catalog.set_config('DateStyle', 'ISO', false), "
-	    "pg_catalog.set_config('IntervalStyle', 'iso_8601', false), "
-	    "pg_catalog.set_config('extra_float_digits', '1', false), "
-	    "pg_catalog.set_config('bytea_output', 'hex', false), "
-	    "pg_catalog.set_config('statement_timeout', $1, false), "
-	    "pg_catalog.set_config('lock_timeout', $2, false), "
-	    "pg_catalog.set_config('idle_in_transaction_session_timeout', $3, false)",
-	    3, NULL, params, NULL, NULL, 0);
-	for (size_t i = 0; i < sizeof(prepared) / sizeof(prepared[0]); i++)
-		PQsendPrepare(conn, prepared[i].name, prepared[i].sql, prepared[i].nparams, NULL);
-	expected = 1 + sizeof(prepared) / sizeof(prepared[0]);
+	if (!pooled) {
+		PQsendQueryParams(conn, SETTINGS_SQL("false"), 3, NULL, params, NULL, NULL, 0);
+		for (size_t i = 0; i < sizeof(prepared) / sizeof(prepared[0]); i++)
+			PQsendPrepare(conn, prepared[i].name, prepared[i].sql, prepared[i].nparams,
+			    NULL);
+		expected = 1 + sizeof(prepared) / sizeof(prepared[0]);
+	}
 	if (!db->inspected) {
 		PQsendQueryParams(conn, role_sql, 0, NULL, NULL, NULL, NULL, 0);
 		expected++;
@@ -382,10 +427,14 @@ db_setup(struct db *db)
 
 		while ((r = PQgetResult(conn)) != NULL) {
 			if (first && !exec_ok(conn, r)) {
+				const char *hint = pooler_hint(r);
+
 				buf_reset(&db->last_error);
 				buf_printf(&db->last_error, "setting up the session failed: %.*s",
 				    (int)strcspn(PQresultErrorMessage(r), "\n"),
 				    PQresultErrorMessage(r));
+				if (hint != NULL)
+					buf_printf(&db->last_error, " (%s)", hint);
 				ok = false;
 			}
 			if (i == expected - 1 && !db->inspected) {
@@ -704,6 +753,10 @@ copy_error(struct call *c, PGresult *r)
 		buf_puts(&res->detail, f);
 	if ((f = PQresultErrorField(r, PG_DIAG_MESSAGE_HINT)) != NULL)
 		buf_puts(&res->hint, f);
+	else if (c->db->cfg->pooler == POOLER_NONE && (f = pooler_hint(r)) != NULL) {
+		buf_puts(&res->hint, f);
+		warn_pooler(c->db, f);
+	}
 	if ((f = PQresultErrorField(r, PG_DIAG_CONTEXT)) != NULL)
 		buf_puts(&res->context, f);
 	if ((f = PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION)) != NULL) {
@@ -952,31 +1005,56 @@ run_pipeline(struct call *c, const char *sql)
 	const struct db_request *req = c->req;
 	const struct config *cfg = c->db->cfg;
 	PGconn *conn = c->db->conn;
+	bool pooled = cfg->pooler == POOLER_TRANSACTION;
 	enum step steps[6];
 	int nsteps = 0;
-	char timeout[32];
-	const char *limit_params[1] = { timeout };
+	char st[32], lt[32], it[32];
+	const char *limit_params[3] = { st, lt, it };
 	PGresult *r;
 
 	if (!PQenterPipelineMode(conn)) {
 		c->broken = true;
 		return;
 	}
-	PQsendQueryPrepared(conn, req->write ? "pgmcp_begin_rw" : "pgmcp_begin_ro", 0, NULL, NULL,
-	    NULL, 0);
-	steps[nsteps++] = STEP_BEGIN;
-	if (req->statement_timeout_ms > 0 && req->statement_timeout_ms != cfg->statement_timeout_ms) {
-		format_duration_ms(req->statement_timeout_ms, timeout, sizeof(timeout));
-		PQsendQueryPrepared(conn, "pgmcp_limits", 1, limit_params, NULL, NULL, 0);
+	if (pooled) {
+		/*
+		 * The server connection is ours from BEGIN to the end of the transaction only:
+		 * unnamed statements, and every setting again, local to this transaction.
+		 */
+		format_duration_ms(req->statement_timeout_ms > 0 ? req->statement_timeout_ms :
+		    cfg->statement_timeout_ms, st, sizeof(st));
+		format_duration_ms(cfg->lock_timeout_ms, lt, sizeof(lt));
+		format_duration_ms(cfg->idle_in_transaction_timeout_ms, it, sizeof(it));
+		PQsendQueryParams(conn, req->write ? "BEGIN READ WRITE" : "BEGIN READ ONLY", 0, NULL,
+		    NULL, NULL, NULL, 0);
+		steps[nsteps++] = STEP_BEGIN;
+		PQsendQueryParams(conn, SETTINGS_SQL("true"), 3, NULL, limit_params, NULL, NULL, 0);
 		steps[nsteps++] = STEP_LIMITS;
+	} else {
+		PQsendQueryPrepared(conn, req->write ? "pgmcp_begin_rw" : "pgmcp_begin_ro", 0, NULL,
+		    NULL, NULL, 0);
+		steps[nsteps++] = STEP_BEGIN;
+		if (req->statement_timeout_ms > 0 &&
+		    req->statement_timeout_ms != cfg->statement_timeout_ms) {
+			format_duration_ms(req->statement_timeout_ms, st, sizeof(st));
+			PQsendQueryPrepared(conn, "pgmcp_limits", 1, limit_params, NULL, NULL, 0);
+			steps[nsteps++] = STEP_LIMITS;
+		}
 	}
 	PQsendQueryParams(conn, sql, req->nparams, NULL, req->params, NULL, NULL, 0);
 	steps[nsteps++] = STEP_STATEMENT;
 	PQpipelineSync(conn);
 	steps[nsteps++] = STEP_SYNC;
-	/* After the sync, so it runs even when the statement failed and aborted the transaction. */
-	PQsendQueryPrepared(conn, req->write ? "pgmcp_commit" : "pgmcp_rollback", 0, NULL, NULL,
-	    NULL, 0);
+	/*
+	 * After the sync, so it runs even when the statement failed and aborted the transaction.
+	 * (A pooler keeps the server connection across that sync: the transaction is still open.)
+	 */
+	if (pooled)
+		PQsendQueryParams(conn, req->write ? "COMMIT" : "ROLLBACK", 0, NULL, NULL, NULL, NULL,
+		    0);
+	else
+		PQsendQueryPrepared(conn, req->write ? "pgmcp_commit" : "pgmcp_rollback", 0, NULL,
+		    NULL, NULL, 0);
 	steps[nsteps++] = STEP_END;
 	PQpipelineSync(conn);
 	steps[nsteps++] = STEP_SYNC;
@@ -1054,9 +1132,17 @@ settle_connection(struct db *db)
 static void
 reset_after_write(struct db *db)
 {
-	PGresult *r = PQexec(db->conn, "DISCARD ALL");
-	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PGresult *r;
+	bool ok;
 
+	/*
+	 * Behind a transaction pooler DISCARD ALL would land on whichever server connection is
+	 * free, not the one the write used; and no call relies on session state there anyway.
+	 */
+	if (db->cfg->pooler == POOLER_TRANSACTION)
+		return;
+	r = PQexec(db->conn, "DISCARD ALL");
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	PQclear(r);
 	if (!ok || !db_setup(db)) {
 		log_warnx("could not reset the session after a write; reconnecting");
