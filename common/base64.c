@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "util.h"
+
 static const char alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -57,18 +59,6 @@ base64_decode(struct buf *out, const char *in, size_t len)
 	return pad > 2 ? -1 : 0;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 base64_from_pg_hex(struct buf *out, const char *hex, size_t len)
 {
@@ -79,7 +69,7 @@ base64_from_pg_hex(struct buf *out, const char *hex, size_t len)
 		return -1;
 	buf_reserve(out, (len - 2) / 2 / 3 * 4 + 4);
 	for (size_t i = 2; i < len; i += 2) {
-		int hi = hexval(hex[i]), lo = hexval(hex[i + 1]);
+		int hi = hex_digit_value(hex[i]), lo = hex_digit_value(hex[i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

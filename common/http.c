@@ -39,18 +39,6 @@ fail(char *why, size_t cap, int status, const char *msg)
 	return status;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 bool
 http_percent_decode(const char *s, size_t n, struct buf *out)
 {
@@ -60,8 +48,8 @@ http_percent_decode(const char *s, size_t n, struct buf *out)
 
 			if (i + 2 >= n)
 				return false;
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
+			hi = hex_digit_value(s[i + 1]);
+			lo = hex_digit_value(s[i + 2]);
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return false;
 			buf_putc(out, (char)(hi << 4 | lo));
@@ -326,10 +314,10 @@ http_chunked_decode(struct http_chunked *st, const char *in, size_t len, size_t 
 
 		switch (st->state) {
 		case CH_SIZE:
-			if (hexval(c) >= 0) {
+			if (hex_digit_value(c) >= 0) {
 				if (st->remaining > (UINT64_MAX >> 4) || ++st->line_len > 16)
 					return HTTP_CHUNK_ERROR;
-				st->remaining = st->remaining << 4 | (uint64_t)hexval(c);
+				st->remaining = st->remaining << 4 | (uint64_t)hex_digit_value(c);
 			} else if (c == ';' && st->line_len > 0) {
 				st->state = CH_EXT;
 			} else if (c == '\r' && st->line_len > 0) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "jsonw.h"
+#include "util.h"
 
 struct scan {
 	const char *s;
@@ -244,18 +245,6 @@ skip_value(const char *s, size_t n, size_t i)
 	return sc.i;
 }
 
-static int
-hexnib(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Compares a raw (possibly escaped) JSON string body with a plain ASCII key. */
 static bool
 key_equals(const char *raw, size_t n, const char *key, size_t klen)
@@ -274,7 +263,7 @@ key_equals(const char *raw, size_t n, const char *key, size_t klen)
 				int v = 0;
 
 				for (int d = 0; d < 4; d++) {
-					int h = hexnib(raw[i + (size_t)d]);
+					int h = hex_digit_value(raw[i + (size_t)d]);
 
 					if (h < 0)
 						return false;

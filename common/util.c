@@ -126,6 +126,18 @@ format_duration_ms(int64_t ms, char *out, size_t cap)
 		snprintf(out, cap, "%lldms", (long long)ms);
 }
 
+int
+hex_digit_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 char *
 xstrdup(const char *s)
 {

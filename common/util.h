@@ -17,6 +17,8 @@ int parse_int64(const char *s, int64_t *out);
 int parse_bool(const char *s, bool *out);
 /* Formats ms the way PostgreSQL's GUCs accept it ("30s", "250ms", "0"). */
 void format_duration_ms(int64_t ms, char *out, size_t cap);
+/* The value of one hex digit (either case), or -1. */
+int hex_digit_value(char c);
 char *xstrdup(const char *s);
 void *xcalloc(size_t n, size_t size);
 void *xmalloc(size_t size);

@@ -10,6 +10,7 @@
 
 #include "guard.h"
 #include "handlers.h"
+#include "http.h"
 #include "jsonw.h"
 #include "log.h"
 #include "util.h"
@@ -892,18 +893,6 @@ declared_in_toolsets(const struct declarations *d, const char *tool)
 	return false;
 }
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Undoes RFC 6570 simple expansion (RFC 3986 percent-encoding): %XX becomes the byte XX. The
  * result must be UTF-8 without NUL, since it is bound as text. NULL with why set otherwise.
@@ -913,36 +902,21 @@ percent_decode(const char *s, size_t n, char *why, size_t whycap)
 {
 	struct buf out = BUF_INIT;
 
-	for (size_t i = 0; i < n; i++) {
-		int hi, lo;
-
-		if (s[i] != '%') {
-			buf_putc(&out, s[i]);
-			continue;
-		}
-		hi = i + 2 < n ? hex_value(s[i + 1]) : -1;
-		lo = i + 2 < n ? hex_value(s[i + 2]) : -1;
-		if (hi < 0 || lo < 0) {
+	if (!http_percent_decode(s, n, &out)) {
+		if (memmem(s, n, "%00", 3) != NULL)
+			snprintf(why, whycap, "%%00 (a NUL character) is not allowed");
+		else
 			snprintf(why, whycap, "\"%%\" must be followed by two hexadecimal digits "
 			    "(percent-encoding, RFC 3986)");
-			goto bad;
-		}
-		if (hi == 0 && lo == 0) {
-			snprintf(why, whycap, "%%00 (a NUL character) is not allowed");
-			goto bad;
-		}
-		buf_putc(&out, (char)(hi << 4 | lo));
-		i += 2;
+		buf_free(&out);
+		return NULL;
 	}
-	buf_cstr(&out);
 	if (!utf8_valid(out.data, out.len)) {
 		snprintf(why, whycap, "is not valid UTF-8 once percent-decoded");
-		goto bad;
+		buf_free(&out);
+		return NULL;
 	}
 	return out.data;
-bad:
-	buf_free(&out);
-	return NULL;
 }
 
 int

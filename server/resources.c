@@ -7,6 +7,7 @@
 
 #include <json.h>
 
+#include "http.h"
 #include "tool.h"
 #include "util.h"
 
@@ -83,42 +84,16 @@ put_uri_component(struct buf *out, const char *s)
 	}
 }
 
-static int
-hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes one %-encoded path segment; NULL if malformed or empty. */
 static char *
 decode_segment(const char *s, size_t n)
 {
 	struct buf out = BUF_INIT;
 
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '%') {
-			int hi = i + 2 < n ? hexdigit(s[i + 1]) : -1;
-			int lo = i + 2 < n ? hexdigit(s[i + 2]) : -1;
-
-			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-				buf_free(&out);
-				return NULL;
-			}
-			buf_putc(&out, (char)(hi << 4 | lo));
-			i += 2;
-		} else {
-			buf_putc(&out, s[i]);
-		}
-	}
-	if (out.len == 0)
+	if (!http_percent_decode(s, n, &out) || out.len == 0) {
+		buf_free(&out);
 		return NULL;
-	buf_cstr(&out);
+	}
 	return out.data;
 }
 
