@@ -88,6 +88,11 @@ demo: deps all
 bench: deps all
 	@bench/compare-stdio
 
+.PHONY: soak
+# The daemon soak for longer (bench/soak; SOAK_SECONDS, default 600): figures and checks.
+soak: deps all
+	@bench/soak --bin $(BUILD)/pgmcp $(if $(SOAK_SECONDS),--seconds $(SOAK_SECONDS))
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(SYSCONFDIR)/pgmcp \
 		$(DESTDIR)$(DOCDIR)

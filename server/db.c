@@ -49,6 +49,8 @@ struct db {
 	bool poll_writing;	/* the pending attempt waits to write, not to read */
 	bool ready;
 	bool inspected;
+	bool connected_before;	/* so the next successful connection counts as a reconnect */
+	uint64_t *reconnects;	/* where to count them (the worker's scoreboard slot), or NULL */
 	bool pooler_warned;	/* logged once: our prepared statements went missing */
 	int64_t connect_deadline_us;
 	int64_t next_attempt_us;
@@ -74,6 +76,7 @@ struct call {
 	bool client_cancelled;
 	bool internal_cancel;	/* we cancelled because the result was already truncated */
 	bool got_result;	/* the statement produced rows or a tag (so it did run) */
+	bool gave_up;		/* past the deadline and the cancel's grace: the connection is abandoned */
 	int64_t start_us;
 	int64_t last_progress_us;
 	int64_t deadline_us;
@@ -409,10 +412,18 @@ db_setup(struct db *db)
 		return false;
 	if (!pooled) {
 		PQsendQueryParams(conn, SETTINGS_SQL("false"), 3, NULL, params, NULL, NULL, 0);
+		/*
+		 * A statement that ignores cancellation is abandoned by closing the connection; with
+		 * this (PostgreSQL 14+) its backend notices within a second and ends, instead of
+		 * running on unseen. Absent on older servers, hence the pg_settings lookup.
+		 */
+		PQsendQueryParams(conn, "SELECT pg_catalog.set_config(name, '1s', false) "
+		    "FROM pg_catalog.pg_settings WHERE name = 'client_connection_check_interval'",
+		    0, NULL, NULL, NULL, NULL, 0);
 		for (size_t i = 0; i < sizeof(prepared) / sizeof(prepared[0]); i++)
 			PQsendPrepare(conn, prepared[i].name, prepared[i].sql, prepared[i].nparams,
 			    NULL);
-		expected = 1 + sizeof(prepared) / sizeof(prepared[0]);
+		expected = 2 + sizeof(prepared) / sizeof(prepared[0]);
 	}
 	if (!db->inspected) {
 		PQsendQueryParams(conn, role_sql, 0, NULL, NULL, NULL, NULL, 0);
@@ -494,6 +505,9 @@ finish_connect(struct db *db, struct buf *why)
 	}
 	db->cancel = PQgetCancel(db->conn);
 	resolve_policies(db);
+	if (db->connected_before && db->reconnects != NULL)
+		(*db->reconnects)++;
+	db->connected_before = true;
 	db->ready = true;
 	db->backoff_us = 0;
 	db->next_attempt_us = 0;
@@ -517,6 +531,12 @@ connect_timed_out(struct db *db)
 	buf_printf(&db->last_error, "timed out after %lld ms connecting",
 	    (long long)db->cfg->connect_timeout_ms);
 	db_drop(db);
+}
+
+void
+db_count_reconnects(struct db *db, uint64_t *counter)
+{
+	db->reconnects = counter;
 }
 
 bool
@@ -701,8 +721,7 @@ next_result(struct call *c)
 
 		if (now > c->deadline_us + SERVER_GRACE_US) {
 			c->broken = true;
-			buf_reset(&c->db->last_error);
-			buf_puts(&c->db->last_error, "PostgreSQL did not respond, even to a cancel request");
+			c->gave_up = true;
 			break;
 		}
 		if (now > c->deadline_us && !c->internal_cancel && !c->client_cancelled) {
@@ -1214,9 +1233,19 @@ db_call(struct db *db, const struct db_request *req, const struct db_waiter *wai
 			buf_printf(&res->message, "column %s comes from a column denied by policy", col);
 		}
 		if (c.broken || PQstatus(db->conn) != CONNECTION_OK) {
-			bool retry = !c.got_result && !req->write && attempt == 0 && !c.client_cancelled;
+			/* A statement that outlived its timeout and a cancel would only do it again. */
+			bool retry = !c.got_result && !req->write && attempt == 0 &&
+			    !c.client_cancelled && !c.gave_up;
 
-			set_conn_error(db, "lost the connection: ");
+			if (c.gave_up) {
+				buf_reset(&db->last_error);
+				buf_printf(&db->last_error, "the statement ran past its %lld ms "
+				    "statement_timeout and ignored the cancel request for %d s, so the "
+				    "connection was closed", (long long)timeout_ms,
+				    SERVER_GRACE_US / 1000000);
+			} else {
+				set_conn_error(db, "lost the connection: ");
+			}
 			log_warnx("database connection failed during a call%s: %s",
 			    retry ? " (retrying once on a new connection)" : "",
 			    buf_cstr(&db->last_error));

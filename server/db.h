@@ -72,6 +72,8 @@ bool db_ensure(struct db *db, struct buf *why);
  * pending attempt waits for (-1 if none); db_connect_step advances it when they arrive.
  */
 int db_tick(struct db *db);
+/* Counts each connection after the first (a reconnect) into *counter. */
+void db_count_reconnects(struct db *db, uint64_t *counter);
 int db_connect_fd(struct db *db, short *events);
 void db_connect_step(struct db *db);
 void db_call(struct db *db, const struct db_request *req, const struct db_waiter *waiter,

@@ -344,6 +344,7 @@ worker_setup(struct daemon *d, int slot, uint32_t generation)
 	sb_set_state(w.me, SB_STARTING);
 	w.ctl_fd = ctl_listen(&w);
 	w.db = db_new(w.cfg);	/* our own connection, made after fork, never inherited */
+	db_count_reconnects(w.db, &w.me->c.db_reconnects);
 	db_connect_start(w.db);
 	sb_set_state(w.me, SB_IDLE);
 }
