@@ -147,23 +147,62 @@ policy_active(void)
 	return installed != NULL;
 }
 
+/*
+ * Relations that show column values of every table (sample values, most common values,
+ * histograms), and functions that read whole tables by name: the parser cannot see which
+ * columns they expose, so with policies in force they are refused outright.
+ */
+static const char *const value_relations[] = {
+	"pg_stats", "pg_statistic", "pg_stats_ext", "pg_stats_ext_exprs", "pg_statistic_ext_data",
+	NULL,
+};
+static const char *const table_functions[] = {
+	"table_to_xml", "table_to_xml_and_xmlschema", "schema_to_xml",
+	"schema_to_xml_and_xmlschema", "database_to_xml", "database_to_xml_and_xmlschema",
+	"query_to_xml", "query_to_xml_and_xmlschema", "cursor_to_xml", "pg_mcv_list_items",
+	NULL,
+};
+
+#define MAX_RELS 128
+#define MAX_REFS 1024
+#define MAX_NAMES 256
+#define MAX_TARGETS 512
+
 /* What a statement touches: relations (with aliases), column references, stars. */
 struct rel {
 	const char *schema, *name, *alias;
+	bool colnames;		/* FROM t AS a (x, y): columns renamed without naming them */
 };
 
 struct ref {
 	const char *fields[8];
 	int n;
 	bool star;
-	bool top;	/* a plain output column of the outermost SELECT */
+	bool top;		/* a plain output column of the outermost SELECT */
+	int target;		/* its position in that select list (1-based), when top */
 };
 
 struct scan {
-	struct rel rels[128];
+	struct rel rels[MAX_RELS];
 	int n_rels;
-	struct ref refs[512];
+	struct ref refs[MAX_REFS];
 	int n_refs;
+	/* names of joins (FROM (a JOIN b) AS j): j is a whole row of both sides */
+	const char *join_aliases[MAX_NAMES];
+	int n_join_aliases;
+	bool join_colnames;	/* a join alias renames columns */
+	bool natural;		/* NATURAL JOIN compares columns that are never named */
+	const char *funcs[MAX_NAMES];
+	int n_funcs;
+	/* the outermost SELECT: aliases of its output columns, and what its ORDER BY, GROUP BY
+	 * and DISTINCT refer to by position or by output name */
+	const char *target_alias[MAX_TARGETS];
+	int n_targets;
+	int ordinals[MAX_NAMES];
+	int n_ordinals;
+	const char *out_names[MAX_NAMES];
+	int n_out_names;
+	bool distinct_all;
 	bool overflow;
 };
 
@@ -178,47 +217,196 @@ sval(struct json_object *string_node)
 	return NULL;
 }
 
-static void
-record_ref(struct scan *sc, struct json_object *colref, bool top)
+static struct ref *
+new_ref(struct scan *sc)
 {
-	struct json_object *fields;
 	struct ref *r;
 
-	if (sc->n_refs >= 512) {
+	if (sc->n_refs >= MAX_REFS) {
 		sc->overflow = true;
-		return;
+		return NULL;
 	}
 	r = &sc->refs[sc->n_refs++];
 	memset(r, 0, sizeof(*r));
-	r->top = top;
+	return r;
+}
+
+static void
+record_ref(struct scan *sc, struct json_object *colref, int target)
+{
+	struct json_object *fields;
+	struct ref *r = new_ref(sc);
+
+	if (r == NULL)
+		return;
+	r->top = target > 0;
+	r->target = target;
 	if (!json_object_object_get_ex(colref, "fields", &fields))
 		return;
-	for (size_t i = 0; i < json_object_array_length(fields) && r->n < 8; i++) {
+	for (size_t i = 0; i < json_object_array_length(fields); i++) {
 		struct json_object *f = json_object_array_get_idx(fields, i);
 
 		if (json_object_object_get_ex(f, "A_Star", NULL))
 			r->star = true;
-		else if (sval(f) != NULL)
+		else if (sval(f) != NULL && r->n < 8)
 			r->fields[r->n++] = sval(f);
+		else if (sval(f) != NULL)
+			sc->overflow = true;
 	}
 }
 
+/* A column named without a ColumnRef (USING lists, SET and INSERT column lists, ON CONFLICT). */
+static void
+record_name(struct scan *sc, const char *name)
+{
+	struct ref *r;
+
+	if (name == NULL || (r = new_ref(sc)) == NULL)
+		return;
+	r->fields[0] = name;
+	r->n = 1;
+}
+
+static void
+push_name(struct scan *sc, const char **list, int *n, const char *name)
+{
+	if (*n >= MAX_NAMES) {
+		sc->overflow = true;
+		return;
+	}
+	list[(*n)++] = name;
+}
+
 static void walk(struct scan *sc, struct json_object *node, int select_depth, int depth);
+
+/* Integer constants and bare names in the outermost ORDER BY / GROUP BY / DISTINCT ON. */
+static void
+collect_output_refs(struct scan *sc, struct json_object *node, int depth)
+{
+	if (depth > 200) {
+		sc->overflow = true;
+		return;
+	}
+	if (json_object_is_type(node, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(node); i++)
+			collect_output_refs(sc, json_object_array_get_idx(node, i), depth + 1);
+		return;
+	}
+	if (!json_object_is_type(node, json_type_object))
+		return;
+	json_object_object_foreach(node, key, val) {
+		struct json_object *iv, *fields;
+
+		if (strcmp(key, "A_Const") == 0 && json_object_object_get_ex(val, "ival", &iv)) {
+			struct json_object *n;
+			int k = json_object_object_get_ex(iv, "ival", &n) ? json_object_get_int(n) : 0;
+
+			if (sc->n_ordinals < MAX_NAMES)
+				sc->ordinals[sc->n_ordinals++] = k;
+			else
+				sc->overflow = true;
+		} else if (strcmp(key, "ColumnRef") == 0 &&
+		    json_object_object_get_ex(val, "fields", &fields) &&
+		    json_object_array_length(fields) == 1 &&
+		    sval(json_object_array_get_idx(fields, 0)) != NULL) {
+			push_name(sc, sc->out_names, &sc->n_out_names,
+			    sval(json_object_array_get_idx(fields, 0)));
+		} else {
+			collect_output_refs(sc, val, depth + 1);
+		}
+	}
+}
+
+/* A select list item's expression, without its alias (an alias names no table column). */
+static void
+walk_target(struct scan *sc, struct json_object *item, int select_depth, int depth)
+{
+	struct json_object *rt;
+
+	if (!json_object_object_get_ex(item, "ResTarget", &rt)) {
+		walk(sc, item, select_depth, depth + 1);
+		return;
+	}
+	json_object_object_foreach(rt, key, val) {
+		if (strcmp(key, "name") != 0)
+			walk(sc, val, select_depth, depth + 1);
+	}
+}
 
 /* The target list of the outermost SELECT: plain column references there are traceable. */
 static void
 walk_top_targets(struct scan *sc, struct json_object *list, int select_depth, int depth)
 {
 	for (size_t i = 0; i < json_object_array_length(list); i++) {
-		struct json_object *rt, *val, *cr;
+		struct json_object *item = json_object_array_get_idx(list, i);
+		struct json_object *rt, *val, *cr, *name;
+		int pos = (int)i + 1;
 
-		if (json_object_object_get_ex(json_object_array_get_idx(list, i), "ResTarget", &rt) &&
+		if (pos < MAX_TARGETS && json_object_object_get_ex(item, "ResTarget", &rt) &&
 		    json_object_object_get_ex(rt, "val", &val) &&
 		    json_object_object_get_ex(val, "ColumnRef", &cr)) {
-			record_ref(sc, cr, true);
+			sc->target_alias[pos] = json_object_object_get_ex(rt, "name", &name) ?
+			    json_object_get_string(name) : NULL;
+			if (pos >= sc->n_targets)
+				sc->n_targets = pos + 1;
+			record_ref(sc, cr, pos);
 			continue;
 		}
-		walk(sc, json_object_array_get_idx(list, i), select_depth, depth + 1);
+		walk_target(sc, item, select_depth, depth + 1);
+	}
+}
+
+static void
+walk_select(struct scan *sc, struct json_object *sel, int select_depth, int depth)
+{
+	json_object_object_foreach(sel, key, val) {
+		if (strcmp(key, "targetList") == 0) {
+			if (select_depth == 0) {
+				walk_top_targets(sc, val, select_depth + 1, depth + 1);
+			} else {
+				for (size_t i = 0; i < json_object_array_length(val); i++)
+					walk_target(sc, json_object_array_get_idx(val, i), select_depth + 1,
+					    depth + 1);
+			}
+			continue;
+		}
+		if (select_depth == 0 && (strcmp(key, "sortClause") == 0 ||
+		    strcmp(key, "groupClause") == 0 || strcmp(key, "distinctClause") == 0)) {
+			collect_output_refs(sc, val, depth + 1);
+			if (strcmp(key, "distinctClause") == 0) {
+				/* plain DISTINCT is a list with one empty node: it compares every column */
+				for (size_t i = 0; i < json_object_array_length(val); i++) {
+					struct json_object *d = json_object_array_get_idx(val, i);
+
+					if (json_object_is_type(d, json_type_object) &&
+					    json_object_object_length(d) == 0)
+						sc->distinct_all = true;
+				}
+			}
+		}
+		walk(sc, val, select_depth + 1, depth + 1);
+	}
+}
+
+static void
+walk_range_var(struct scan *sc, struct json_object *val)
+{
+	struct json_object *v, *alias, *an;
+	struct rel *r;
+
+	if (sc->n_rels >= MAX_RELS) {
+		sc->overflow = true;
+		return;
+	}
+	r = &sc->rels[sc->n_rels++];
+	r->schema = json_object_object_get_ex(val, "schemaname", &v) ? json_object_get_string(v) : NULL;
+	r->name = json_object_object_get_ex(val, "relname", &v) ? json_object_get_string(v) : "";
+	r->alias = NULL;
+	r->colnames = false;
+	if (json_object_object_get_ex(val, "alias", &alias)) {
+		if (json_object_object_get_ex(alias, "aliasname", &an))
+			r->alias = json_object_get_string(an);
+		r->colnames = json_object_object_get_ex(alias, "colnames", NULL);
 	}
 }
 
@@ -236,33 +424,56 @@ walk(struct scan *sc, struct json_object *node, int select_depth, int depth)
 	}
 	if (!json_object_is_type(node, json_type_object))
 		return;
+	if (json_object_object_get_ex(node, "relname", NULL) &&
+	    json_object_object_get_ex(node, "relpersistence", NULL)) {
+		/* A RangeVar in a field typed RangeVar (the target of INSERT, UPDATE, DELETE,
+		 * MERGE, COPY, ALTER ...) comes without its node name. */
+		walk_range_var(sc, node);
+		return;
+	}
 	json_object_object_foreach(node, key, val) {
+		struct json_object *v, *alias, *an;
+
 		if (strcmp(key, "SelectStmt") == 0) {
-			json_object_object_foreach(val, k2, v2) {
-				if (strcmp(k2, "targetList") == 0 && select_depth == 0)
-					walk_top_targets(sc, v2, select_depth + 1, depth + 1);
-				else
-					walk(sc, v2, select_depth + 1, depth + 1);
-			}
+			walk_select(sc, val, select_depth, depth + 1);
 		} else if (strcmp(key, "RangeVar") == 0) {
-			struct json_object *v, *alias, *an;
-
-			if (sc->n_rels < 128) {
-				struct rel *r = &sc->rels[sc->n_rels++];
-
-				r->schema = json_object_object_get_ex(val, "schemaname", &v) ?
-				    json_object_get_string(v) : NULL;
-				r->name = json_object_object_get_ex(val, "relname", &v) ?
-				    json_object_get_string(v) : "";
-				r->alias = json_object_object_get_ex(val, "alias", &alias) &&
-				    json_object_object_get_ex(alias, "aliasname", &an) ?
-				    json_object_get_string(an) : NULL;
-			} else {
-				sc->overflow = true;
-			}
+			walk_range_var(sc, val);
 		} else if (strcmp(key, "ColumnRef") == 0) {
-			record_ref(sc, val, false);
+			record_ref(sc, val, 0);
 		} else {
+			if (strcmp(key, "JoinExpr") == 0) {
+				if (json_object_object_get_ex(val, "isNatural", &v) && json_object_get_boolean(v))
+					sc->natural = true;
+				if (json_object_object_get_ex(val, "alias", &alias)) {
+					if (json_object_object_get_ex(alias, "aliasname", &an))
+						push_name(sc, sc->join_aliases, &sc->n_join_aliases,
+						    json_object_get_string(an));
+					if (json_object_object_get_ex(alias, "colnames", NULL))
+						sc->join_colnames = true;
+				}
+				if (json_object_object_get_ex(val, "usingClause", &v))
+					for (size_t i = 0; i < json_object_array_length(v); i++)
+						record_name(sc, sval(json_object_array_get_idx(v, i)));
+			} else if (strcmp(key, "ResTarget") == 0 &&
+			    json_object_object_get_ex(val, "name", &v)) {
+				/*
+				 * Outside a select list (walk_select skips those aliases) a ResTarget names a
+				 * column of the table written to: INSERT columns, UPDATE SET, MERGE, ON
+				 * CONFLICT DO UPDATE. RETURNING aliases come here too, which only refuses more.
+				 */
+				record_name(sc, json_object_get_string(v));
+			} else if (strcmp(key, "IndexElem") == 0 &&
+			    json_object_object_get_ex(val, "name", &v)) {
+				record_name(sc, json_object_get_string(v));
+			} else if (strcmp(key, "FuncCall") == 0 &&
+			    json_object_object_get_ex(val, "funcname", &v) &&
+			    json_object_array_length(v) > 0) {
+				const char *fn = sval(json_object_array_get_idx(v,
+				    json_object_array_length(v) - 1));
+
+				if (fn != NULL)
+					push_name(sc, sc->funcs, &sc->n_funcs, fn);
+			}
 			walk(sc, val, select_depth, depth + 1);
 		}
 	}
@@ -277,13 +488,160 @@ in_list(char **list, size_t n, const char *s)
 	return false;
 }
 
+static bool
+in_names(const char *const *list, int n, const char *s)
+{
+	for (int i = 0; i < n; i++)
+		if (list[i] != NULL && strcmp(list[i], s) == 0)
+			return true;
+	return false;
+}
+
+static bool
+in_const_list(const char *const *list, const char *s)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(*list, s) == 0)
+			return true;
+	return false;
+}
+
+static bool
+rel_is(const struct rel *rel, const struct policy *pol)
+{
+	return strcmp(rel->name, pol->table) == 0 &&
+	    (rel->schema == NULL || strcmp(rel->schema, pol->schema) == 0);
+}
+
+/* The name a FROM item goes by in column references: its alias, else its table name. */
+static const char *
+rel_ref_name(const struct rel *rel)
+{
+	return rel->alias != NULL ? rel->alias : rel->name;
+}
+
+/* Is name the alias or name of a relation under policy (or a join, which may contain one)? */
+static bool
+names_policy_row(const struct scan *sc, const char *name)
+{
+	for (int r = 0; r < sc->n_rels; r++)
+		for (size_t p = 0; p < installed->n; p++)
+			if (rel_is(&sc->rels[r], &installed->p[p]) &&
+			    (strcmp(name, rel_ref_name(&sc->rels[r])) == 0 ||
+			    strcmp(name, sc->rels[r].name) == 0))
+				return true;
+	return in_names(sc->join_aliases, sc->n_join_aliases, name);
+}
+
+/* One column reference of a statement that reads pol's table: false (and why) if it breaks it. */
+static bool
+check_ref(const struct scan *sc, const struct ref *f, const struct policy *pol, char *why,
+    size_t cap)
+{
+	const char *last = f->n > 0 ? f->fields[f->n - 1] : NULL;
+
+	if (f->star) {
+		/* t.* of a relation that is not under policy (nor a join) is fine */
+		if (f->n > 0 && !names_policy_row(sc, last))
+			return true;
+		if (pol->n_deny > 0) {
+			snprintf(why, cap, "* would include denied columns of %s.%s; name the columns "
+			    "you need", pol->schema, pol->table);
+			return false;
+		}
+		if (!f->top) {
+			snprintf(why, cap, "%s.%s has masked columns: * is allowed only in the outermost "
+			    "select list", pol->schema, pol->table);
+			return false;
+		}
+		return true;
+	}
+	if (last != NULL && names_policy_row(sc, last)) {
+		snprintf(why, cap, "%s refers to whole rows of %s.%s, which has column policies; name "
+		    "the columns you need", last, pol->schema, pol->table);
+		return false;
+	}
+	for (int i = 0; i < f->n; i++) {
+		if (in_list(pol->deny, pol->n_deny, f->fields[i])) {
+			snprintf(why, cap, "column %s of %s.%s is denied by policy", f->fields[i],
+			    pol->schema, pol->table);
+			return false;
+		}
+		if (in_list(pol->mask, pol->n_mask, f->fields[i]) && (!f->top || i != f->n - 1)) {
+			snprintf(why, cap, "column %s of %s.%s is masked: it may appear only as a plain "
+			    "column of the outermost select list, not in expressions, conditions, "
+			    "ordering, grouping, joins or subqueries", f->fields[i], pol->schema,
+			    pol->table);
+			return false;
+		}
+	}
+	if (f->top && last != NULL && in_list(pol->mask, pol->n_mask, last)) {
+		/* A plain masked output column: nothing may sort, group or de-duplicate on it. */
+		const char *alias = f->target < MAX_TARGETS ? sc->target_alias[f->target] : NULL;
+		bool used = sc->distinct_all;
+
+		for (int k = 0; k < sc->n_ordinals; k++)
+			used = used || sc->ordinals[k] == f->target;
+		used = used || in_names(sc->out_names, sc->n_out_names, alias ? alias : last);
+		if (used) {
+			snprintf(why, cap, "column %s of %s.%s is masked: the result may not be sorted, "
+			    "grouped or made distinct by it", last, pol->schema, pol->table);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Statements that store code the parser cannot see into (function bodies, triggers, rules) or
+ * rename objects (a renamed column or table would slip out from under its policy).
+ */
+static const char *const opaque_stmts[] = {
+	"CreateFunctionStmt", "CreateTrigStmt", "RuleStmt", "CreateEventTrigStmt", "RenameStmt",
+	"AlterObjectSchemaStmt", "AlterFunctionStmt", "CreateCastStmt", "DefineStmt",
+	"CreateOpClassStmt", "CreateConversionStmt", "CreateTransformStmt", "CreatePLangStmt",
+	"AlterExtensionContentsStmt", "CreateExtensionStmt", "AlterExtensionStmt",
+	NULL,
+};
+
+/* Statements whose output rows a policy can follow, and which may therefore read policy tables. */
+static const char *const reading_stmts[] = {
+	"SelectStmt", "ExplainStmt", "InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt",
+	"VariableShowStmt",
+	NULL,
+};
+
+/* The statement kind at the top of the tree ("SelectStmt", ...), and for EXPLAIN the kind inside. */
+static const char *
+top_kind(struct json_object *root, bool explain_inner)
+{
+	struct json_object *stmts, *raw, *q;
+
+	if (!json_object_object_get_ex(root, "stmts", &stmts) ||
+	    json_object_array_length(stmts) != 1 ||
+	    !json_object_object_get_ex(json_object_array_get_idx(stmts, 0), "stmt", &raw))
+		return "";
+	json_object_object_foreach(raw, k, v) {
+		if (explain_inner && strcmp(k, "ExplainStmt") == 0 &&
+		    json_object_object_get_ex(v, "query", &q)) {
+			json_object_object_foreach(q, k2, v2) {
+				(void)v2;
+				return strcmp(k2, "SelectStmt") == 0 ? "SelectStmt" : k;
+			}
+		}
+		return k;
+	}
+	return "";
+}
+
 bool
 policy_check_tree(const char *tree, char *why, size_t cap)
 {
 	struct json_tokener *tok;
 	struct json_object *root;
 	struct scan *sc;
-	bool ok = true;
+	bool ok = true, reads_policy_table = false;
+	const char *kind;
 
 	if (installed == NULL)
 		return true;
@@ -295,7 +653,20 @@ policy_check_tree(const char *tree, char *why, size_t cap)
 		return false;
 	}
 	sc = xcalloc(1, sizeof(*sc));
-	walk(sc, root, 0, 0);
+	/*
+	 * Only the result rows of a SELECT are masked as they leave: in any other statement
+	 * (INSERT ... SELECT, CREATE TABLE AS, CREATE VIEW, COPY, ...) a masked column would be
+	 * stored or used unmasked, so there is no "outermost select list" to allow it in.
+	 */
+	kind = top_kind(root, true);
+	walk(sc, root, strcmp(kind, "SelectStmt") == 0 ? 0 : 1, 0);
+	kind = top_kind(root, false);
+	if (in_const_list(opaque_stmts, kind)) {
+		snprintf(why, cap, "with column policies configured, statements that store code or "
+		    "rename objects are not allowed");
+		ok = false;
+		goto out;
+	}
 	if (sc->overflow) {
 		snprintf(why, cap, "the statement is too complex to check against column policies");
 		ok = false;
@@ -304,6 +675,13 @@ policy_check_tree(const char *tree, char *why, size_t cap)
 	for (int r = 0; r < sc->n_rels && ok; r++) {
 		const struct rel *rel = &sc->rels[r];
 
+		if (in_const_list(value_relations, rel->name) &&
+		    (rel->schema == NULL || strcmp(rel->schema, "pg_catalog") == 0)) {
+			snprintf(why, cap, "%s shows sample values of table columns; it is not available "
+			    "while column policies are configured", rel->name);
+			ok = false;
+			break;
+		}
 		for (size_t v = 0; v < n_views; v++) {
 			char full[300];
 
@@ -319,39 +697,50 @@ policy_check_tree(const char *tree, char *why, size_t cap)
 		for (size_t p = 0; p < installed->n && ok; p++) {
 			const struct policy *pol = &installed->p[p];
 
-			if (strcmp(rel->name, pol->table) != 0 ||
-			    (rel->schema != NULL && strcmp(rel->schema, pol->schema) != 0))
+			if (!rel_is(rel, pol))
 				continue;
+			reads_policy_table = true;
+			if (rel->colnames) {
+				snprintf(why, cap, "%s.%s has column policies: its columns may not be renamed "
+				    "with a column alias list (AS %s (...))", pol->schema, pol->table,
+				    rel_ref_name(rel));
+				ok = false;
+				break;
+			}
 			/* The statement reads a policy table: every column reference must comply. */
-			for (int i = 0; i < sc->n_refs && ok; i++) {
-				const struct ref *f = &sc->refs[i];
-				const char *last = f->n > 0 ? f->fields[f->n - 1] : NULL;
-				bool whole_row = f->n == 1 && !f->star &&
-				    (strcmp(last, pol->table) == 0 || (rel->alias && strcmp(last, rel->alias) == 0));
-
-				if (f->star && pol->n_deny > 0) {
-					snprintf(why, cap, "* would include denied columns of %s.%s; name the "
-					    "columns you need", pol->schema, pol->table);
-					ok = false;
-				} else if (f->star && pol->n_mask > 0 && !f->top) {
-					snprintf(why, cap, "%s.%s has masked columns: * is allowed only in the "
-					    "outermost select list", pol->schema, pol->table);
-					ok = false;
-				} else if (whole_row) {
-					snprintf(why, cap, "%s refers to whole rows of %s.%s, which has column "
-					    "policies", last, pol->schema, pol->table);
-					ok = false;
-				} else if (last != NULL && in_list(pol->deny, pol->n_deny, last)) {
-					snprintf(why, cap, "column %s of %s.%s is denied by policy", last,
-					    pol->schema, pol->table);
-					ok = false;
-				} else if (last != NULL && !f->top && in_list(pol->mask, pol->n_mask, last)) {
-					snprintf(why, cap, "column %s of %s.%s is masked: it may appear only as a "
-					    "plain column of the outermost select list, not in expressions, "
-					    "conditions, ordering or subqueries", last, pol->schema, pol->table);
+			for (int i = 0; i < sc->n_refs && ok; i++)
+				ok = check_ref(sc, &sc->refs[i], pol, why, cap);
+			/* Function-call notation: email(t) is t.email. */
+			for (int i = 0; i < sc->n_funcs && ok; i++) {
+				if (in_list(pol->deny, pol->n_deny, sc->funcs[i]) ||
+				    in_list(pol->mask, pol->n_mask, sc->funcs[i])) {
+					snprintf(why, cap, "%s(...) may select column %s of %s.%s, which has a "
+					    "column policy", sc->funcs[i], sc->funcs[i], pol->schema, pol->table);
 					ok = false;
 				}
 			}
+		}
+	}
+	if (ok && reads_policy_table) {
+		if (!in_const_list(reading_stmts, kind)) {
+			snprintf(why, cap, "only SELECT, INSERT, UPDATE, DELETE and MERGE may use a table "
+			    "with column policies");
+			ok = false;
+		} else if (sc->natural) {
+			snprintf(why, cap, "NATURAL JOIN compares columns without naming them; with column "
+			    "policies, join with ON or USING");
+			ok = false;
+		} else if (sc->join_colnames) {
+			snprintf(why, cap, "a join alias with a column list renames columns of a table "
+			    "with column policies");
+			ok = false;
+		}
+	}
+	for (int i = 0; i < sc->n_funcs && ok; i++) {
+		if (in_const_list(table_functions, sc->funcs[i])) {
+			snprintf(why, cap, "%s() reads whole tables by name; it is not available while "
+			    "column policies are configured", sc->funcs[i]);
+			ok = false;
 		}
 	}
 out:

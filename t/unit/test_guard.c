@@ -7,12 +7,14 @@
  * error_position, empty text, a NUL byte, stmt_location/stmt_len without the trailing
  * semicolon, has_params/max_param, GUARD_PLAN (DML but not DDL), GUARD_WRITE (DML and DDL
  * but not session or server commands or pg_terminate_backend; nextval allowed), long texts
- * past the cache, cached verdicts equal to fresh ones, and guard_shutdown at the end.
+ * past the cache, cached verdicts equal to fresh ones, column policies (deny, mask, the holes
+ * t/0160 found), and guard_shutdown at the end.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "guard.h"
+#include "policy.h"
 #include "tap.h"
 
 static const char *const policy_names[] = { "read-only", "plan", "write" };
@@ -297,6 +299,84 @@ test_write(void)
 	refused(wr, "INSERT INTO t VALUES (1); DELETE FROM t", "exactly one statement");
 }
 
+/*
+ * Column policies (server/policy.c) through the guard: sales.customers denies email and masks
+ * full_name; sales.customer_view reads it. Regressions for every hole found by t/0160.
+ */
+static void
+test_policies(void)
+{
+	const enum guard_policy ro = GUARD_READ_ONLY, wr = GUARD_WRITE;
+	char *deny[] = { "email" }, *mask[] = { "full_name" };
+	struct policy p = { "sales", "customers", deny, 1, mask, 1, "[masked]" };
+	struct policies ps = { &p, 1 };
+	char **views = calloc(2, sizeof(char *));
+
+	views[0] = strdup("sales.customer_view");
+	policy_install(&ps);
+	policy_set_views(views, 1);
+	allowed(ro, "SELECT id, full_name FROM sales.customers", GUARD_KIND_SELECT);
+	allowed(ro, "SELECT c.full_name AS n, c.country FROM sales.customers c WHERE c.id = 1 "
+	    "ORDER BY c.id", GUARD_KIND_SELECT);
+	allowed(ro, "SELECT count(*) FROM customers", GUARD_KIND_SELECT);
+	allowed(ro, "SELECT o.*, c.full_name FROM sales.orders o JOIN sales.customers c "
+	    "ON c.id = o.customer_id", GUARD_KIND_SELECT);
+	allowed(ro, "EXPLAIN SELECT full_name FROM sales.customers", GUARD_KIND_EXPLAIN);
+	allowed(ro, "SELECT full_name, country FROM sales.customers ORDER BY 2", GUARD_KIND_SELECT);
+	allowed(ro, "SELECT email FROM hr.customers", GUARD_KIND_SELECT);
+	allowed(ro, "SELECT upper(country) AS x FROM sales.customers GROUP BY 1", GUARD_KIND_SELECT);
+	refused(ro, "SELECT email FROM sales.customers", "denied");
+	refused(ro, "SELECT * FROM sales.customers", "denied columns");
+	refused(ro, "TABLE sales.customers", "denied columns");
+	refused(ro, "SELECT c FROM sales.customers c", "whole rows");
+	refused(ro, "SELECT upper(full_name) FROM sales.customers", "masked");
+	refused(ro, "SELECT id FROM sales.customers WHERE full_name LIKE 'A%'", "masked");
+	refused(ro, "SELECT * FROM sales.customer_view", "view");
+	/* holes found by t/0160 */
+	refused(ro, "SELECT sales.customers FROM sales.customers", "whole rows");
+	refused(ro, "SELECT row_to_json(sales.customers) FROM sales.customers", "whole rows");
+	refused(ro, "SELECT email(sales.customers) FROM sales.customers", NULL);
+	refused(ro, "SELECT full_name(c) FROM sales.customers c", NULL);
+	refused(ro, "SELECT b FROM sales.customers AS c (a, b)", "column alias");
+	refused(ro, "SELECT count(*) FROM sales.customers JOIN (VALUES ('x')) v(email) USING (email)",
+	    "denied");
+	refused(ro, "SELECT count(*) FROM sales.customers NATURAL JOIN (VALUES ('x')) v(email)",
+	    "NATURAL");
+	refused(ro, "SELECT j FROM (sales.customers c CROSS JOIN sales.orders o) AS j", "whole rows");
+	refused(ro, "SELECT to_jsonb(j) FROM (sales.customers c JOIN sales.orders o ON true) j", NULL);
+	refused(ro, "SELECT j.x FROM (sales.customers c CROSS JOIN sales.orders o) AS j (a, x)",
+	    "join alias");
+	refused(ro, "SELECT c.email.length FROM sales.customers c", "denied");
+	refused(ro, "SELECT full_name.upper FROM sales.customers", "masked");
+	refused(ro, "SELECT c.full_name.md5 FROM sales.customers c", "masked");
+	refused(ro, "SELECT full_name FROM sales.customers ORDER BY 1", "sorted");
+	refused(ro, "SELECT full_name AS n FROM sales.customers ORDER BY n DESC", "sorted");
+	refused(ro, "SELECT DISTINCT full_name FROM sales.customers", "distinct");
+	refused(ro, "SELECT full_name, count(*) FROM sales.customers GROUP BY 1", "grouped");
+	refused(ro, "SELECT full_name FROM sales.customers GROUP BY ROLLUP (1)", NULL);
+	refused(ro, "SELECT * FROM pg_stats WHERE tablename = 'customers'", "sample values");
+	refused(ro, "SELECT * FROM pg_catalog.pg_statistic", "sample values");
+	refused(ro, "SELECT table_to_xml('sales.customers', true, false, '')", "whole tables");
+	refused(ro, "SELECT schema_to_xml('sales', true, false, '')", "whole tables");
+	refused(ro, "SELECT id FROM sales.customers c, LATERAL (SELECT c.full_name) x", "masked");
+	refused(wr, "INSERT INTO public.copy SELECT full_name FROM sales.customers", "masked");
+	refused(wr, "CREATE TABLE public.copy AS SELECT full_name FROM sales.customers", NULL);
+	refused(wr, "CREATE VIEW public.v AS SELECT id FROM sales.customers", "column policies");
+	refused(wr, "UPDATE sales.customers SET email = 'x' WHERE id = 1", "denied");
+	refused(wr, "INSERT INTO sales.customers (email) VALUES ('x') ON CONFLICT DO NOTHING", "denied");
+	refused(wr, "ALTER TABLE sales.customers RENAME COLUMN email TO e", NULL);
+	refused(wr, "ALTER SCHEMA sales RENAME TO s2", "rename");
+	refused(wr, "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS "
+	    "'SELECT string_agg(email, '','') FROM sales.customers'", "store code");
+	refused(wr, "UPDATE sales.customers SET country = 'DE' RETURNING *", "denied columns");
+	allowed(wr, "UPDATE sales.customers SET country = 'DE' WHERE id = 1 RETURNING id",
+	    GUARD_KIND_DML);
+	allowed(wr, "INSERT INTO public.copy SELECT id FROM sales.customers", GUARD_KIND_DML);
+	policy_install(NULL);
+	policy_set_views(NULL, 0);
+	allowed(ro, "SELECT email FROM sales.customers", GUARD_KIND_SELECT);
+}
+
 /* Builds "SELECT " + depth nested abs( ... inner ... ) into a malloc'd string. */
 static char *
 nested_call(int depth, const char *inner)
@@ -406,7 +486,7 @@ test_cache(void)
 int
 main(void)
 {
-	plan(181);
+	plan(231);
 	test_read_only_allowed();
 	test_read_only_refused();
 	test_errors_and_spans();
@@ -414,6 +494,7 @@ main(void)
 	test_write();
 	test_long_and_deep();
 	test_cache();
+	test_policies();
 	guard_shutdown();
 	return done_testing();
 }

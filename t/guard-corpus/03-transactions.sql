@@ -1,0 +1,74 @@
+-- # Transaction control and two-phase commit (transactions.sql, prepared_xacts.sql).
+-- expect: refuse
+BEGIN
+
+BEGIN ISOLATION LEVEL SERIALIZABLE READ WRITE
+
+BEGIN TRANSACTION READ WRITE, DEFERRABLE
+
+START TRANSACTION READ WRITE
+
+COMMIT
+
+COMMIT WORK
+
+COMMIT AND NO CHAIN
+
+END TRANSACTION
+
+ROLLBACK
+
+ROLLBACK AND CHAIN
+
+ABORT WORK
+
+SAVEPOINT sp
+
+RELEASE sp
+
+ROLLBACK TO sp
+
+ROLLBACK TRANSACTION TO SAVEPOINT sp
+
+PREPARE TRANSACTION '{tag}_gid'
+
+COMMIT PREPARED '{tag}_gid'
+
+ROLLBACK PREPARED '{tag}_gid'
+
+SET TRANSACTION READ WRITE
+
+SET TRANSACTION ISOLATION LEVEL READ COMMITTED, READ WRITE
+
+SET TRANSACTION SNAPSHOT '00000003-00000002-1'
+
+SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE
+
+SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE
+
+SELECT txid_current()
+
+SELECT pg_current_xact_id()
+
+SELECT pg_catalog.txid_current() AS x
+
+SELECT * FROM txid_current()
+
+SELECT pg_export_snapshot()
+
+COMMIT; DELETE FROM sales.order_items
+
+ROLLBACK; BEGIN READ WRITE; DELETE FROM sales.order_items; COMMIT
+
+SELECT 1; COMMIT
+
+SELECT 1; PREPARE TRANSACTION '{tag}_x'
+
+-- expect: allow
+SELECT * FROM pg_prepared_xacts
+
+SELECT txid_current_if_assigned() IS NULL
+
+SELECT pg_xact_status(pg_current_xact_id_if_assigned())
+
+SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only')
