@@ -86,7 +86,7 @@ demo: deps all
 
 # Benchmarks print figures; they are never pass/fail. See bench/.
 bench: deps all
-	@bench/compare-stdio
+	@bench/run
 
 .PHONY: soak
 # The daemon soak for longer (bench/soak; SOAK_SECONDS, default 600): figures and checks.
