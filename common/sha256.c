@@ -81,12 +81,12 @@ sha256_update(struct sha256 *c, const void *data, size_t len)
 void
 sha256_final(struct sha256 *c, unsigned char out[SHA256_DIGEST_LEN])
 {
+	static const unsigned char padding[SHA256_BLOCK_LEN] = { 0x80 };
 	uint64_t bits = c->total * 8;
-	unsigned char pad = 0x80, zero = 0, len[8];
+	unsigned char len[8];
 
-	sha256_update(c, &pad, 1);
-	while (c->used != 56)
-		sha256_update(c, &zero, 1);
+	/* 0x80, then zeros up to 56 bytes into a block, in one update (not a byte at a time). */
+	sha256_update(c, padding, c->used < 56 ? 56 - c->used : SHA256_BLOCK_LEN + 56 - c->used);
 	for (int i = 0; i < 8; i++)
 		len[i] = (unsigned char)(bits >> (56 - 8 * i));
 	sha256_update(c, len, 8);

@@ -8,6 +8,8 @@ typedef void (*mcp_method_fn)(struct mcp_session *s, struct mcp_request *rq, str
 
 /* tools.c */
 void tools_build(struct mcp_session *s);
+/* Builds cfg's tool catalog once for every later session (cfg must not change after). */
+void tools_freeze(const struct config *cfg);
 void tools_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
 void tools_call(struct mcp_session *s, struct mcp_request *rq, struct jw *w);
 bool tools_is_known(const char *name);

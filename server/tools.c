@@ -296,6 +296,34 @@ put_template(struct buf *out, const char *tmpl, const struct config *cfg)
 	}
 }
 
+/*
+ * A daemon worker's configuration never changes (a reload starts new workers), so its tool
+ * catalog is built once and copied into each session: building it is most of the work of a
+ * short HTTP request, where every request is a session.
+ */
+static struct {
+	const struct config *cfg;
+	struct buf json;
+	size_t *offsets;
+	size_t n;
+} frozen;
+
+void
+tools_freeze(const struct config *cfg)
+{
+	struct mcp_session s = { 0 };
+
+	frozen.cfg = NULL;
+	s.cfg = cfg;
+	tools_build(&s);
+	buf_free(&frozen.json);
+	free(frozen.offsets);
+	frozen.json = s.tools_json;
+	frozen.offsets = s.tool_offsets;
+	frozen.n = s.n_tools;
+	frozen.cfg = cfg;
+}
+
 void
 tools_build(struct mcp_session *s)
 {
@@ -310,6 +338,12 @@ tools_build(struct mcp_session *s)
 	free(s->tool_offsets);
 	s->tool_offsets = xcalloc(N_TOOL_DEFS + cfg->decl.n_tools + 1, sizeof(size_t));
 	s->n_tools = 0;
+	if (frozen.cfg != NULL && frozen.cfg == cfg) {
+		buf_append(b, frozen.json.data, frozen.json.len);
+		memcpy(s->tool_offsets, frozen.offsets, (frozen.n + 1) * sizeof(size_t));
+		s->n_tools = frozen.n;
+		return;
+	}
 	for (size_t i = 0; i < N_TOOL_DEFS; i++) {
 		const struct tool_def *t = &tool_defs[i];
 

@@ -18,6 +18,7 @@
 #include "exitcode.h"
 #include "framed.h"
 #include "guard.h"
+#include "handlers.h"
 #include "httpd.h"
 #include "log.h"
 #include "token.h"
@@ -345,6 +346,7 @@ worker_setup(struct daemon *d, int slot, uint32_t generation)
 	w.ctl_fd = ctl_listen(&w);
 	w.db = db_new(w.cfg);	/* our own connection, made after fork, never inherited */
 	db_count_reconnects(w.db, &w.me->c.db_reconnects);
+	tools_freeze(w.cfg);
 	db_connect_start(w.db);
 	sb_set_state(w.me, SB_IDLE);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sha256.h"
 #include "tap.h"
 #include "util.h"
 
@@ -74,12 +75,47 @@ format_is(int64_t ms, const char *want)
 	    (long long)ms);
 }
 
+static void
+sha256_ok(const char *msg, size_t len, const char *hex)
+{
+	unsigned char d[SHA256_DIGEST_LEN];
+	char got[2 * SHA256_DIGEST_LEN + 1];
+	struct sha256 c;
+
+	sha256_init(&c);
+	sha256_update(&c, msg, len);
+	sha256_final(&c, d);
+	for (int i = 0; i < SHA256_DIGEST_LEN; i++)
+		snprintf(got + 2 * i, 3, "%02x", d[i]);
+	is_str(got, hex, "sha256 of %zu bytes", len);
+}
+
 int
 main(void)
 {
 	int64_t v = 0;
 
-	plan(81);
+	plan(91);
+	{
+		char a[200];
+		unsigned char mac[SHA256_DIGEST_LEN];
+		char machex[2 * SHA256_DIGEST_LEN + 1];
+
+		memset(a, 'a', sizeof(a));
+		sha256_ok("abc", 3, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+		sha256_ok(a, 0, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+		sha256_ok(a, 55, "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318");
+		sha256_ok(a, 56, "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a");
+		sha256_ok(a, 63, "7d3e74a05d7db15bce4ad9ec0658ea98e3f06eeecf16b4c6fff2da457ddc2f34");
+		sha256_ok(a, 64, "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
+		sha256_ok(a, 119, "31eba51c313a5c08226adf18d4a359cfdfd8d2e816b13f4af952f7ea6584dcfb");
+		sha256_ok(a, 120, "2f3d335432c70b580af0e8e1b3674a7c020d683aa5f73aaaedfdc55af904c21c");
+		sha256_ok(a, 200, "c2a908d98f5df987ade41b5fce213067efbcc21ef2240212a41e54b5e7c28ae5");
+		hmac_sha256("key", 3, "The quick brown fox jumps over the lazy dog", 43, mac);
+		for (int i = 0; i < SHA256_DIGEST_LEN; i++)
+			snprintf(machex + 2 * i, 3, "%02x", mac[i]);
+		is_str(machex, "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8", "hmac_sha256 (RFC 4231 style vector)");
+	}
 
 	duration_ok("250ms", 250);
 	duration_ok("30s", 30000);
