@@ -359,7 +359,11 @@ connections_taken(struct daemon *d)
 	return n;
 }
 
-/* Answer one queued connection with 503, letting the client finish sending so it sees it. */
+/*
+ * Answer one queued connection: HTTP gets 503 with Retry-After, newline-framed JSON-RPC (its
+ * first byte is '{' or '[') a JSON-RPC error line. What the client already sent is read
+ * first, so closing does not reset the connection under the answer.
+ */
 static void
 refuse_busy(int fd)
 {
@@ -370,12 +374,20 @@ refuse_busy(int fd)
 	    "Retry-After: 1\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
 	    "Connection: close\r\n\r\n", sizeof(body) - 1);
 	struct pollfd pfd = { fd, POLLIN, 0 };
+	bool framed = false, seen = false;
+	ssize_t n;
 
-	/* Read what already came (so closing does not reset the connection), briefly. */
-	if (poll(&pfd, 1, 20) > 0)
-		while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
-			;
-	if (send(fd, head, (size_t)len, MSG_NOSIGNAL) == len)
+	if (poll(&pfd, 1, 20) > 0) {
+		while ((n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0) {
+			for (ssize_t i = 0; i < n && !seen; i++) {
+				if (strchr(" \t\r\n", sink[i]) != NULL)
+					continue;
+				seen = true;
+				framed = sink[i] == '{' || sink[i] == '[';
+			}
+		}
+	}
+	if (framed || send(fd, head, (size_t)len, MSG_NOSIGNAL) == len)
 		(void)!send(fd, body, sizeof(body) - 1, MSG_NOSIGNAL);
 	shutdown(fd, SHUT_WR);
 	if (poll(&pfd, 1, 20) > 0)

@@ -139,6 +139,17 @@ sse_stream(struct http_ctx *h)
 	    "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
 	    "X-Accel-Buffering: no\r\nConnection: close\r\n\r\n";
 
+	if (w->d->single || w->nested) {
+		/*
+		 * The stream holds this process while the client's POSTs need another one: with
+		 * --single (or while a kept-alive connection is parked here) none would answer.
+		 */
+		h->keep_alive = false;
+		http_send_rpc_error(h, 503, -32000, "the legacy HTTP+SSE transport needs a free "
+		    "worker for its POSTs, which --single does not have: use Streamable HTTP (/mcp) "
+		    "or run with workers", NULL);
+		return;
+	}
 	claims.issued_ms = sb_now_ms();
 	claims.owner_pid = (uint32_t)getpid();
 	token_issue(&claims, x.token);
