@@ -62,6 +62,7 @@ struct db {
 	/* columns under policy, resolved to (table oid, attnum) once connected */
 	struct policy_col { pg_oid table; int attnum; bool deny; const char *mask_with; } *pcols;
 	size_t n_pcols;
+	uint64_t policy_epoch;	/* counts resolve_policies runs (one per connection) */
 };
 
 /* Per-call state while the pipeline's results come back. */
@@ -273,15 +274,32 @@ inspect_role(struct db *db, PGresult *r)
 }
 
 /*
+ * The policy tables named in $1 (schemas) and $2 (tables), with $3 ("<policy index>:deny" or
+ * ":mask", one per column) giving the index, and every inheritance child and partition below
+ * them at any depth (pg_inherits, recursively), each with its ancestor's policy index.
+ */
+#define POLICY_TREE_CTE \
+	"WITH RECURSIVE named AS (SELECT DISTINCT c.oid, " \
+	"pg_catalog.split_part(x.kind, ':', 1)::int AS pi " \
+	"FROM unnest($1::text[], $2::text[], $3::text[]) x(sch, tbl, kind) " \
+	"JOIN pg_catalog.pg_namespace n ON n.nspname = x.sch " \
+	"JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = x.tbl), " \
+	"tree(oid, pi, child) AS (SELECT oid, pi, false FROM named " \
+	"UNION SELECT i.inhrelid, t.pi, true FROM pg_catalog.pg_inherits i " \
+	"JOIN tree t ON i.inhparent = t.oid) "
+
+/*
  * Column policies need catalog facts: which (table, column) pairs they name, for masking by
- * a result's source columns, and which views read those tables, for the guard to refuse.
+ * a result's source columns; which tables inherit from a policy table (partitions and
+ * inheritance children, whose columns are matched by name, as their attnums may differ), for
+ * both; and which views read any of those tables, for the guard to refuse.
  */
 static void
 resolve_policies(struct db *db)
 {
 	const struct policies *ps = &db->cfg->policies;
 	struct buf sch = BUF_INIT, tbl = BUF_INIT, col = BUF_INIT, kind = BUF_INIT;
-	const char *params[4];
+	const char *params[4], *tree_params[3];
 	char **views = NULL;
 	size_t n_views = 0;
 	PGresult *r;
@@ -289,6 +307,7 @@ resolve_policies(struct db *db)
 	free(db->pcols);
 	db->pcols = NULL;
 	db->n_pcols = 0;
+	db->policy_epoch++;
 	if (ps->n == 0)
 		return;
 	buf_putc(&sch, '{');
@@ -315,11 +334,20 @@ resolve_policies(struct db *db)
 	params[1] = buf_cstr(&tbl);
 	params[2] = buf_cstr(&col);
 	params[3] = buf_cstr(&kind);
+	tree_params[0] = params[0];
+	tree_params[1] = params[1];
+	tree_params[2] = params[3];
+	/* Each policy column in its table and in every descendant, by name. */
 	r = PQexecParams(db->conn,
-	    "SELECT c.oid, a.attnum, x.kind FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) "
-	    "x(sch, tbl, col, kind) JOIN pg_catalog.pg_namespace n ON n.nspname = x.sch "
-	    "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = x.tbl "
-	    "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = x.col",
+	    "WITH RECURSIVE named AS (SELECT c.oid, x.col, x.kind "
+	    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) x(sch, tbl, col, kind) "
+	    "JOIN pg_catalog.pg_namespace n ON n.nspname = x.sch "
+	    "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = x.tbl), "
+	    "tree(oid, col, kind) AS (SELECT oid, col, kind FROM named "
+	    "UNION SELECT i.inhrelid, t.col, t.kind FROM pg_catalog.pg_inherits i "
+	    "JOIN tree t ON i.inhparent = t.oid) "
+	    "SELECT t.oid, a.attnum, t.kind FROM tree t JOIN pg_catalog.pg_attribute a "
+	    "ON a.attrelid = t.oid AND a.attname = t.col AND NOT a.attisdropped",
 	    4, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
 		db->pcols = xcalloc((size_t)PQntuples(r) + 1, sizeof(*db->pcols));
@@ -339,11 +367,31 @@ resolve_policies(struct db *db)
 		log_warnx("cannot resolve column policies: %s", PQresultErrorMessage(r));
 	}
 	PQclear(r);
-	/* Views (and views of views) that read a policy table. */
-	r = PQexecParams(db->conn,
-	    "WITH RECURSIVE base AS (SELECT c.oid FROM unnest($1::text[], $2::text[]) x(sch, tbl) "
-	    "JOIN pg_catalog.pg_namespace n ON n.nspname = x.sch "
-	    "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = x.tbl), "
+	/* The descendants by name, for the parse-tree check: each inherits its ancestor's policy. */
+	r = PQexecParams(db->conn, POLICY_TREE_CTE
+	    "SELECT DISTINCT t.pi, n.nspname, c.relname FROM tree t "
+	    "JOIN pg_catalog.pg_class c ON c.oid = t.oid "
+	    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE t.child",
+	    3, NULL, tree_params, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		size_t n = (size_t)PQntuples(r);
+		struct policy_child *kids = xcalloc(n + 1, sizeof(*kids));
+
+		for (size_t i = 0; i < n; i++) {
+			kids[i].policy = (size_t)strtoul(PQgetvalue(r, (int)i, 0), NULL, 10);
+			kids[i].schema = xstrdup(PQgetvalue(r, (int)i, 1));
+			kids[i].table = xstrdup(PQgetvalue(r, (int)i, 2));
+		}
+		policy_set_children(kids, n);
+		if (n > 0)
+			log_debug("column policies also cover %zu inheritance children and partitions", n);
+	} else {
+		log_warnx("cannot resolve children of policy tables: %s", PQresultErrorMessage(r));
+	}
+	PQclear(r);
+	/* Views (and views of views) that read a policy table or any of its descendants. */
+	r = PQexecParams(db->conn, POLICY_TREE_CTE
+	    ", base AS (SELECT oid FROM tree), "
 	    "deps(oid) AS (SELECT r.ev_class FROM pg_catalog.pg_depend d "
 	    "JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid "
 	    "WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass "
@@ -354,7 +402,7 @@ resolve_policies(struct db *db)
 	    "SELECT DISTINCT n.nspname || '.' || c.relname FROM deps "
 	    "JOIN pg_catalog.pg_class c ON c.oid = deps.oid "
 	    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
-	    2, NULL, params, NULL, NULL, 0);
+	    3, NULL, tree_params, NULL, NULL, 0);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
 		n_views = (size_t)PQntuples(r);
 		views = xcalloc(n_views + 1, sizeof(char *));
@@ -755,6 +803,43 @@ next_result(struct call *c)
 	return PQgetResult(conn);
 }
 
+#define WITHHELD "[withheld while column policies are configured: it can show row values]"
+
+/*
+ * With column policies configured, a database error must not carry row values past them. The
+ * fields PostgreSQL fills with values, and what becomes of each:
+ *  - DETAIL ("Failing row contains (...)", "Key (email)=(...) already exists") and CONTEXT
+ *    (which can quote values, e.g. the arguments of a function): replaced by a note;
+ *  - the message of a data exception (SQLSTATE class 22: invalid input syntax for type
+ *    integer: "...", value "..." is out of range ...): the quoted value, from the first to the
+ *    last double quote, is replaced. Other messages name objects, not values.
+ * SQLSTATE, HINT and the position (in the caller's own SQL) are kept.
+ */
+static void
+redact_error(struct db_result *res)
+{
+	const char *m = buf_cstr(&res->message);
+	const char *open = strchr(m, '"'), *close = strrchr(m, '"');
+
+	if (res->detail.len) {
+		buf_reset(&res->detail);
+		buf_puts(&res->detail, WITHHELD);
+	}
+	if (res->context.len) {
+		buf_reset(&res->context);
+		buf_puts(&res->context, WITHHELD);
+	}
+	if (strncmp(res->sqlstate, "22", 2) == 0 && open != NULL) {
+		struct buf msg = BUF_INIT;
+
+		buf_printf(&msg, "%.*s[value withheld]%s", (int)(open - m), m,
+		    close != NULL && close > open ? close + 1 : "");
+		buf_reset(&res->message);
+		buf_puts(&res->message, buf_cstr(&msg));
+		buf_free(&msg);
+	}
+}
+
 static void
 copy_error(struct call *c, PGresult *r)
 {
@@ -790,6 +875,8 @@ copy_error(struct call *c, PGresult *r)
 	}
 	if (strcmp(res->sqlstate, "57014") == 0 && strstr(buf_cstr(&res->message), "statement timeout"))
 		res->timed_out = true;
+	if (c->db->cfg->policies.n > 0)
+		redact_error(res);
 }
 
 /* True if name is already the key of an earlier column, or the real name of a later one. */
@@ -952,10 +1039,16 @@ take_row(struct call *c, PGresult *r)
 			pgjson_value(row, &c->types[i], PQgetvalue(r, 0, i), (size_t)PQgetlength(r, 0, i));
 	}
 	buf_putc(row, '}');
-	if (c->req->single_value && res->row_count == 0 && c->ncols > 0 && !PQgetisnull(r, 0, 0) &&
-	    c->mask[0] == NULL)
+	if (c->req->single_value && res->row_count == 0 && c->ncols > 0 && c->mask[0] != NULL) {
+		/* a masked value is masked here too, as in rows */
+		buf_putc(&res->value, '"');
+		json_escape(&res->value, c->mask[0], strlen(c->mask[0]));
+		buf_putc(&res->value, '"');
+	} else if (c->req->single_value && res->row_count == 0 && c->ncols > 0 &&
+	    !PQgetisnull(r, 0, 0)) {
 		pgjson_value(&res->value, &c->types[0], PQgetvalue(r, 0, 0),
 		    (size_t)PQgetlength(r, 0, 0));
+	}
 	if (res->rows.len + row->len + 1 > (size_t)c->req->max_result_bytes) {
 		res->truncated = true;
 		res->truncated_by = "max_result_bytes";
@@ -1191,6 +1284,7 @@ db_call(struct db *db, const struct db_request *req, const struct db_waiter *wai
 	const char *sql = req->sql;
 	int64_t timeout_ms = req->statement_timeout_ms > 0 ? req->statement_timeout_ms :
 	    db->cfg->statement_timeout_ms;
+	uint64_t epoch = db->policy_epoch;
 
 	db_result_reset(res);
 	if (req->limit_wrap) {
@@ -1215,6 +1309,21 @@ db_call(struct db *db, const struct db_request *req, const struct db_waiter *wai
 		if (!db_ensure(db, &res->message)) {
 			res->status = DB_UNAVAILABLE;
 			break;
+		}
+		if (db->policy_epoch != epoch) {
+			/*
+			 * Connected during this call: the statement was checked before the children and
+			 * views of policy tables were learnt. Check it again against those names.
+			 */
+			char why[320];
+
+			epoch = db->policy_epoch;
+			if (!policy_check_learnt(req->sql, why, sizeof(why))) {
+				res->status = DB_SQL_ERROR;
+				snprintf(res->sqlstate, sizeof(res->sqlstate), "42501");
+				buf_puts(&res->message, why);
+				break;
+			}
 		}
 		run_pipeline(&c, sql);
 		res->elapsed_us = now_us() - c.start_us;

@@ -13,6 +13,7 @@
 #include "http.h"
 #include "jsonw.h"
 #include "log.h"
+#include "policy.h"
 #include "util.h"
 
 #define GROW(arr, n) do { \
@@ -555,8 +556,17 @@ parse_completion(struct conf_ctx *ctx, yaml_node_t *n, const char *path, struct 
 
 		check_keys(ctx, n, path, keys);
 		c->sql = get_text(ctx, n, "sql", path);
-		if (c->sql == NULL)
+		if (c->sql == NULL) {
 			conf_error_at(ctx, n, path, "completions: a list of values or { sql: ... }");
+		} else {
+			struct guard_verdict v;
+
+			/* It runs like a declared resource's SQL: read-only, checked now. */
+			guard_check(GUARD_READ_ONLY, c->sql, strlen(c->sql), &v);
+			if (!v.allowed)
+				conf_error_at(ctx, get(ctx, n, "sql"), path, "completions sql is refused by "
+				    "the read-only guard: %s", v.reason);
+		}
 	} else {
 		conf_error_at(ctx, n, path, "completions: a list of values or { sql: ... }");
 	}
@@ -1179,12 +1189,63 @@ check_prompts(struct declarations *d, const char *file, struct conf_errors *erro
 	}
 }
 
+static void
+check_policy_sql(const struct policies *ps, const char *sql, struct conf_errors *errors,
+    const char *file, size_t line, size_t column, const char *key)
+{
+	char why[320];
+
+	if (sql != NULL && !policy_check_sql(ps, sql, why, sizeof(why)))
+		check_error(errors, file, line, column, key, "sql breaks a column policy: %s (declared "
+		    "SQL is held to the policies like the query tool; a masked column may only be a "
+		    "plain output column, where it is masked)", why);
+}
+
+/*
+ * The SQL of declared resources, templates and completions against the policies of the same
+ * file. Declared tools are checked when called, where a refusal is a tool error the model
+ * sees. Views and children of policy tables are known only once connected: every declared
+ * SQL text is checked again, with them, each time it runs.
+ */
+static void
+check_policies(const struct declarations *d, const struct policies *ps, const char *file,
+    struct conf_errors *errors)
+{
+	char key[400];
+
+	if (ps == NULL || ps->n == 0)
+		return;
+	for (size_t i = 0; i < d->n_resources; i++) {
+		const struct decl_resource *r = &d->resources[i];
+		const char *section = r->is_template ? "resource_templates" : "resources";
+
+		snprintf(key, sizeof(key), "%s[%s].sql", section, r->uri ? r->uri : "?");
+		check_policy_sql(ps, r->sql, errors, file, r->line, r->column, key);
+		for (size_t v = 0; v < r->n_vars && r->completions != NULL; v++) {
+			snprintf(key, sizeof(key), "%s[%s].completions.%s.sql", section,
+			    r->uri ? r->uri : "?", r->vars[v]);
+			check_policy_sql(ps, r->completions[v].sql, errors, file, r->line, r->column, key);
+		}
+	}
+	for (size_t i = 0; i < d->n_prompts; i++) {
+		const struct decl_prompt *p = &d->prompts[i];
+
+		for (size_t a = 0; a < p->n_args; a++) {
+			snprintf(key, sizeof(key), "prompts.%s.arguments.%s.completions.sql",
+			    p->name ? p->name : "?", p->args[a].name ? p->args[a].name : "?");
+			check_policy_sql(ps, p->args[a].completion.sql, errors, file, p->line, p->column,
+			    key);
+		}
+	}
+}
+
 void
 declare_check(struct declarations *d, const char *file, struct conf_errors *errors)
 {
 	check_toolsets(d, file, errors);
 	check_resources(d, file, errors);
 	check_prompts(d, file, errors);
+	check_policies(d, policy_take_loaded(), file, errors);
 }
 
 void

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <json.h>
+#include <pg_query.h>
 
 #include "guard.h"
 #include "log.h"
@@ -19,6 +20,46 @@
 static const struct policies *installed;
 static char **views;
 static size_t n_views;
+static struct policy_child *children;
+static size_t n_children;
+static const struct policies *loaded;	/* filled by policy_section, not yet checked against */
+
+/*
+ * What one check applies: the policies, and (once connected) the views that read policy
+ * tables and the children that inherit a policy. Entry i < ps->n is a configured policy; the
+ * entries after it are children, each a copy of its ancestor's lists under the child's name.
+ */
+struct pset {
+	const struct policies *ps;
+	const struct policy_child *kids;
+	size_t n_kids;
+	char *const *views;
+	size_t n_views;
+};
+
+static size_t
+pset_count(const struct pset *set)
+{
+	return set->ps->n + set->n_kids;
+}
+
+static bool
+pset_get(const struct pset *set, size_t i, struct policy *out)
+{
+	const struct policy_child *k;
+
+	if (i < set->ps->n) {
+		*out = set->ps->p[i];
+		return true;
+	}
+	k = &set->kids[i - set->ps->n];
+	if (k->policy >= set->ps->n)
+		return false;
+	*out = set->ps->p[k->policy];
+	out->schema = k->schema;
+	out->table = k->table;
+	return true;
+}
 
 static void
 string_list(struct conf_ctx *ctx, yaml_node_t *n, const char *path, char ***out, size_t *count)
@@ -40,6 +81,7 @@ string_list(struct conf_ctx *ctx, yaml_node_t *n, const char *path, char ***out,
 void
 policy_section(struct conf_ctx *ctx, yaml_node_t *node, struct policies *ps)
 {
+	loaded = ps;
 	if (node->type == YAML_SCALAR_NODE && node->data.scalar.length == 0)
 		return;
 	if (node->type != YAML_SEQUENCE_NODE) {
@@ -122,14 +164,50 @@ policies_free(struct policies *ps)
 	free(ps->p);
 	memset(ps, 0, sizeof(*ps));
 	if (installed == ps)
-		installed = NULL;
+		policy_install(NULL);
+	if (loaded == ps)
+		loaded = NULL;
+}
+
+static void
+free_children(void)
+{
+	for (size_t i = 0; i < n_children; i++) {
+		free(children[i].schema);
+		free(children[i].table);
+	}
+	free(children);
+	children = NULL;
+	n_children = 0;
 }
 
 void
 policy_install(const struct policies *ps)
 {
-	installed = ps != NULL && ps->n > 0 ? ps : NULL;
+	const struct policies *next = ps != NULL && ps->n > 0 ? ps : NULL;
+
+	if (next != installed)
+		free_children();	/* their indexes name entries of the old policies */
+	installed = next;
 	guard_cache_clear();	/* verdicts depend on the policies */
+}
+
+void
+policy_set_children(struct policy_child *c, size_t n)
+{
+	free_children();
+	children = c;
+	n_children = n;
+	guard_cache_clear();
+}
+
+const struct policies *
+policy_take_loaded(void)
+{
+	const struct policies *ps = loaded;
+
+	loaded = NULL;
+	return ps;
 }
 
 void
@@ -204,6 +282,7 @@ struct scan {
 	int n_out_names;
 	bool distinct_all;
 	bool overflow;
+	const struct pset *set;	/* what the statement is checked against */
 };
 
 static const char *
@@ -524,12 +603,16 @@ rel_ref_name(const struct rel *rel)
 static bool
 names_policy_row(const struct scan *sc, const char *name)
 {
-	for (int r = 0; r < sc->n_rels; r++)
-		for (size_t p = 0; p < installed->n; p++)
-			if (rel_is(&sc->rels[r], &installed->p[p]) &&
+	for (int r = 0; r < sc->n_rels; r++) {
+		for (size_t p = 0; p < pset_count(sc->set); p++) {
+			struct policy pol;
+
+			if (pset_get(sc->set, p, &pol) && rel_is(&sc->rels[r], &pol) &&
 			    (strcmp(name, rel_ref_name(&sc->rels[r])) == 0 ||
 			    strcmp(name, sc->rels[r].name) == 0))
 				return true;
+		}
+	}
 	return in_names(sc->join_aliases, sc->n_join_aliases, name);
 }
 
@@ -634,8 +717,8 @@ top_kind(struct json_object *root, bool explain_inner)
 	return "";
 }
 
-bool
-policy_check_tree(const char *tree, char *why, size_t cap)
+static bool
+check_tree(const struct pset *set, const char *tree, char *why, size_t cap)
 {
 	struct json_tokener *tok;
 	struct json_object *root;
@@ -643,8 +726,6 @@ policy_check_tree(const char *tree, char *why, size_t cap)
 	bool ok = true, reads_policy_table = false;
 	const char *kind;
 
-	if (installed == NULL)
-		return true;
 	tok = json_tokener_new_ex(2100);
 	root = json_tokener_parse_ex(tok, tree, (int)strlen(tree));
 	json_tokener_free(tok);
@@ -653,6 +734,7 @@ policy_check_tree(const char *tree, char *why, size_t cap)
 		return false;
 	}
 	sc = xcalloc(1, sizeof(*sc));
+	sc->set = set;
 	/*
 	 * Only the result rows of a SELECT are masked as they leave: in any other statement
 	 * (INSERT ... SELECT, CREATE TABLE AS, CREATE VIEW, COPY, ...) a masked column would be
@@ -682,22 +764,24 @@ policy_check_tree(const char *tree, char *why, size_t cap)
 			ok = false;
 			break;
 		}
-		for (size_t v = 0; v < n_views; v++) {
+		for (size_t v = 0; v < set->n_views; v++) {
+			const char *view = set->views[v];
 			char full[300];
 
 			snprintf(full, sizeof(full), "%s.%s", rel->schema ? rel->schema : "", rel->name);
-			if ((rel->schema && strcmp(views[v], full) == 0) ||
-			    (!rel->schema && strcmp(strchr(views[v], '.') + 1, rel->name) == 0)) {
+			if ((rel->schema && strcmp(view, full) == 0) ||
+			    (!rel->schema && strcmp(strchr(view, '.') + 1, rel->name) == 0)) {
 				snprintf(why, cap, "view %s reads a table with column policies; query the "
-				    "table itself", views[v]);
+				    "table itself", view);
 				ok = false;
 				break;
 			}
 		}
-		for (size_t p = 0; p < installed->n && ok; p++) {
-			const struct policy *pol = &installed->p[p];
+		for (size_t p = 0; p < pset_count(set) && ok; p++) {
+			struct policy polv;
+			const struct policy *pol = &polv;
 
-			if (!rel_is(rel, pol))
+			if (!pset_get(set, p, &polv) || !rel_is(rel, pol))
 				continue;
 			reads_policy_table = true;
 			if (rel->colnames) {
@@ -747,4 +831,53 @@ out:
 	free(sc);
 	json_object_put(root);
 	return ok;
+}
+
+bool
+policy_check_tree(const char *tree, char *why, size_t cap)
+{
+	struct pset set = { installed, children, n_children, views, n_views };
+
+	if (installed == NULL)
+		return true;
+	return check_tree(&set, tree, why, cap);
+}
+
+static bool
+check_sql(const struct pset *with, const struct pset *without, const char *sql, char *why,
+    size_t cap)
+{
+	PgQueryParseResult r;
+	bool ok = true;
+	char ignored[320];
+
+	r = pg_query_parse(sql);
+	if (r.error == NULL && r.parse_tree != NULL) {
+		ok = check_tree(with, r.parse_tree, why, cap);
+		if (!ok && without != NULL)
+			ok = !check_tree(without, r.parse_tree, ignored, sizeof(ignored));
+	}
+	pg_query_free_parse_result(r);
+	return ok;
+}
+
+bool
+policy_check_sql(const struct policies *ps, const char *sql, char *why, size_t cap)
+{
+	struct pset set = { ps, NULL, 0, NULL, 0 };
+
+	if (ps == NULL || ps->n == 0 || sql == NULL)
+		return true;
+	return check_sql(&set, NULL, sql, why, cap);
+}
+
+bool
+policy_check_learnt(const char *sql, char *why, size_t cap)
+{
+	struct pset with = { installed, children, n_children, views, n_views };
+	struct pset without = { installed, NULL, 0, NULL, 0 };
+
+	if (installed == NULL || sql == NULL || (n_children == 0 && n_views == 0))
+		return true;
+	return check_sql(&with, &without, sql, why, cap);
 }

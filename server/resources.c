@@ -7,7 +7,9 @@
 
 #include <json.h>
 
+#include "guard.h"
 #include "http.h"
+#include "log.h"
 #include "tool.h"
 #include "util.h"
 
@@ -65,6 +67,26 @@ fail_from_db(struct tool_ctx *tc)
 	else
 		mcp_fail(rq, RPC_INTERNAL_ERROR, "Internal error: catalog query failed: %s (SQLSTATE %s)",
 		    buf_cstr(&tc->res.message), tc->res.sqlstate);
+}
+
+/*
+ * Declared SQL (resources, templates, completions) is checked again each time it runs: the
+ * file's own policies were applied at load, but the views and the partitions and inheritance
+ * children of policy tables are known only once connected. False (the request failed) when
+ * the guard refuses it now.
+ */
+static bool
+declared_sql_allowed(struct mcp_request *rq, const char *what, const char *name, const char *sql)
+{
+	struct guard_verdict v;
+
+	guard_check(GUARD_READ_ONLY, sql, strlen(sql), &v);
+	if (v.allowed)
+		return true;
+	log_warnx("the SQL of %s %s is refused: %s", what, name, v.reason);
+	mcp_fail(rq, RPC_INTERNAL_ERROR, "Internal error: the SQL of %s %s is refused: %s", what, name,
+	    v.reason);
+	return false;
 }
 
 static void
@@ -358,7 +380,8 @@ read_declared(struct mcp_session *s, struct mcp_request *rq, const char *uri, st
 			substitute(&text, r->text, r, values);
 			write_contents(w, rq, uri, r->mime_type ? r->mime_type : "text/plain", "text",
 			    text.data ? text.data : "", text.len);
-		} else {
+		} else if (declared_sql_allowed(rq, r->is_template ? "resource template" : "resource",
+		    r->uri, r->sql)) {
 			struct tool_ctx tc;
 			struct db_request req;
 
@@ -508,11 +531,14 @@ declared_ref(const struct declarations *d, const char *type, const char *ref)
 /* Static values that start with what was typed, or the first column of the declared SQL. */
 static void
 complete_declared(struct mcp_session *s, struct mcp_request *rq, const struct decl_completion *dc,
-    const char *value, struct jw *w)
+    const char *argname, const char *value, struct jw *w)
 {
 	struct json_object *rows = NULL;
 	size_t total = 0, shown = 0;
 
+	if (dc != NULL && dc->sql != NULL &&
+	    !declared_sql_allowed(rq, "the completions of argument", argname, dc->sql))
+		return;
 	jw_key(w, "completion");
 	jw_obj_begin(w);
 	jw_key(w, "values");
@@ -588,7 +614,7 @@ completion_complete(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 
 		if (dc != NULL || declared_ref(&s->cfg->decl, type, string_member(ref,
 		    strcmp(type, "ref/resource") == 0 ? "uri" : "name"))) {
-			complete_declared(s, rq, dc, value, w);
+			complete_declared(s, rq, dc, argname, value, w);
 			return;
 		}
 	}

@@ -372,6 +372,59 @@ test_policies(void)
 	allowed(wr, "UPDATE sales.customers SET country = 'DE' WHERE id = 1 RETURNING id",
 	    GUARD_KIND_DML);
 	allowed(wr, "INSERT INTO public.copy SELECT id FROM sales.customers", GUARD_KIND_DML);
+
+	/* Partitions and inheritance children carry their ancestor's policy under their own names. */
+	{
+		struct policy_child *kids = calloc(2, sizeof(*kids));
+		char why[320];
+
+		kids[0].schema = strdup("sales");
+		kids[0].table = strdup("customers_2024");
+		kids[0].policy = 0;
+		kids[1].schema = strdup("sales");
+		kids[1].table = strdup("bogus_child");
+		kids[1].policy = 7;	/* no such policy: ignored */
+		allowed(ro, "SELECT email FROM sales.customers_2024", GUARD_KIND_SELECT);
+		policy_set_children(kids, 2);
+		refused(ro, "SELECT email FROM sales.customers_2024", "email of sales.customers_2024 is "
+		    "denied");
+		refused(ro, "SELECT email FROM customers_2024", "denied");
+		refused(ro, "SELECT upper(full_name) FROM sales.customers_2024", "masked");
+		refused(ro, "SELECT * FROM sales.customers_2024", "denied columns");
+		refused(ro, "SELECT k FROM sales.customers_2024 k", "whole rows");
+		refused(ro, "SELECT b FROM sales.customers_2024 AS c (a, b)", "column alias");
+		allowed(ro, "SELECT id, full_name FROM sales.customers_2024", GUARD_KIND_SELECT);
+		allowed(ro, "SELECT email FROM other.customers_2024", GUARD_KIND_SELECT);
+		allowed(ro, "SELECT email FROM sales.bogus_child", GUARD_KIND_SELECT);
+		/* a statement checked before the children were known is checked again for them */
+		ok(!policy_check_learnt("SELECT email FROM sales.customers_2024", why, sizeof(why)) &&
+		    strstr(why, "denied") != NULL, "learnt names: a child's denied column is refused");
+		ok(!policy_check_learnt("SELECT * FROM sales.customer_view", why, sizeof(why)),
+		    "learnt names: a view of a policy table is refused");
+		ok(policy_check_learnt("SELECT email FROM sales.customers", why, sizeof(why)),
+		    "learnt names: what breaks a policy anyway is left to the guard");
+		ok(policy_check_learnt("SELECT relname FROM pg_catalog.pg_class", why, sizeof(why)),
+		    "learnt names: catalog SQL passes");
+		/* installing other policies forgets the children (their indexes name old entries) */
+		policy_install(NULL);
+		policy_install(&ps);
+		allowed(ro, "SELECT email FROM sales.customers_2024", GUARD_KIND_SELECT);
+	}
+	/* Declarations at load: the file's policies, without views or children. */
+	{
+		char why[320];
+
+		ok(!policy_check_sql(&ps, "SELECT string_agg(email, ',') FROM sales.customers", why,
+		    sizeof(why)) && strstr(why, "denied") != NULL, "load-time check: a denied column");
+		ok(!policy_check_sql(&ps, "SELECT upper(full_name) FROM sales.customers", why,
+		    sizeof(why)) && strstr(why, "masked") != NULL, "load-time check: a masked expression");
+		ok(policy_check_sql(&ps, "SELECT full_name FROM sales.customers LIMIT 1", why,
+		    sizeof(why)), "load-time check: a plain masked output column is allowed");
+		ok(policy_check_sql(&ps, "SELEC oops", why, sizeof(why)),
+		    "load-time check: syntax errors are the guard's to report");
+		ok(policy_check_sql(NULL, "SELECT email FROM sales.customers", why, sizeof(why)),
+		    "load-time check: no policies, nothing to refuse");
+	}
 	policy_install(NULL);
 	policy_set_views(NULL, 0);
 	allowed(ro, "SELECT email FROM sales.customers", GUARD_KIND_SELECT);
@@ -486,7 +539,7 @@ test_cache(void)
 int
 main(void)
 {
-	plan(231);
+	plan(251);
 	test_read_only_allowed();
 	test_read_only_refused();
 	test_errors_and_spans();
