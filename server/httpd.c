@@ -395,7 +395,13 @@ await_next_request(struct worker *w, struct conn *c, int64_t deadline)
 				continue;
 			began = now_us();
 			sb_set_state(w->me, SB_BUSY);
+			w->parked_fd = c->fd;
 			worker_serve_queued(w, i);
+			w->parked_fd = -1;
+			if (w->parked_closed) {
+				w->parked_closed = false;
+				return false;
+			}
 			sb_set_state(w->me, SB_KEEPALIVE);
 			/* The parked client's idle time does not run while we were busy elsewhere. */
 			deadline += now_us() - began;

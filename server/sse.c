@@ -139,16 +139,30 @@ sse_stream(struct http_ctx *h)
 	    "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
 	    "X-Accel-Buffering: no\r\nConnection: close\r\n\r\n";
 
-	if (w->d->single || w->nested) {
-		/*
-		 * The stream holds this process while the client's POSTs need another one: with
-		 * --single (or while a kept-alive connection is parked here) none would answer.
-		 */
+	if (w->d->single) {
+		/* The stream would hold the only process its POSTs could reach. */
 		h->keep_alive = false;
 		http_send_rpc_error(h, 503, -32000, "the legacy HTTP+SSE transport needs a free "
 		    "worker for its POSTs, which --single does not have: use Streamable HTTP (/mcp) "
 		    "or run with workers", NULL);
 		return;
+	}
+	if (w->nested) {
+		/*
+		 * Served while an idle keep-alive connection is parked here: the stream would hold
+		 * this worker indefinitely, so let the parked connection go, unless its client has
+		 * already sent its next request (then this client retries instead).
+		 */
+		struct pollfd pfd = { w->parked_fd, POLLIN, 0 };
+
+		if (poll(&pfd, 1, 0) != 0) {
+			h->keep_alive = false;
+			http_send_rpc_error(h, 503, -32000, "every worker is busy; retry",
+			    "Retry-After: 1\r\n");
+			return;
+		}
+		shutdown(w->parked_fd, SHUT_RDWR);
+		w->parked_closed = true;
 	}
 	claims.issued_ms = sb_now_ms();
 	claims.owner_pid = (uint32_t)getpid();

@@ -323,6 +323,7 @@ worker_setup(struct daemon *d, int slot, uint32_t generation)
 	w.slot = slot;
 	w.generation = generation;
 	w.me = &d->sb->slots[slot];
+	w.parked_fd = -1;
 	if (!d->single) {
 		snprintf(role, sizeof(role), "worker %d", slot);
 		log_set_role(role);

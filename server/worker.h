@@ -22,6 +22,8 @@ struct worker {
 	int ctl_fd;		/* listening control socket (other workers connect) */
 	uint64_t connections;
 	bool nested;		/* serving a queued client while another connection is parked */
+	int parked_fd;		/* that parked connection while nested, else -1 */
+	bool parked_closed;	/* a nested SSE stream took the worker: the parked one was let go */
 };
 
 extern struct worker *the_worker;
