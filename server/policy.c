@@ -588,8 +588,9 @@ in_const_list(const char *const *list, const char *s)
 static bool
 rel_is(const struct rel *rel, const struct policy *pol)
 {
-	return strcmp(rel->name, pol->table) == 0 &&
-	    (rel->schema == NULL || strcmp(rel->schema, pol->schema) == 0);
+	/* A policy without a table is a configuration error reported elsewhere; it matches none. */
+	return pol->table != NULL && strcmp(rel->name, pol->table) == 0 &&
+	    (rel->schema == NULL || (pol->schema != NULL && strcmp(rel->schema, pol->schema) == 0));
 }
 
 /* The name a FROM item goes by in column references: its alias, else its table name. */
