@@ -14,12 +14,12 @@ import base64
 import json
 import os
 import re
-import subprocess
 import threading
 import time
 
 from tap import ok, is_, diag, done
-from pgmcp_test import Cluster, ROOT, LATEST, MODERN
+from pgmcp_test import Cluster, LATEST, MODERN
+from interop import install_sdk, run_client
 from daemon_test import (Daemon, HttpConn, Mcp, ACCEPT_BOTH, SLOW, build_request, request,
                          modern_meta, modern_headers, active_queries, wait_until,
                          crash_is_failure)
@@ -532,35 +532,10 @@ ok(mt.get("pgmcp_cancellations_total", 0) >= 2, "pgmcp_cancellations_total count
    mt.get("pgmcp_cancellations_total"))
 
 # ------------------------------------------------------------------- the official SDK client
-p = subprocess.run([os.path.join(ROOT, "scripts", "npm-install-interop")], capture_output=True,
-                   text=True, stdin=subprocess.DEVNULL, timeout=600)
-if ok(p.returncode == 0, "scripts/npm-install-interop installs the SDK", (p.stdout + p.stderr)[-3000:]):
-    env = dict(os.environ, PGMCP_URL=f"http://127.0.0.1:{D.port}", PGMCP_CLIENTS="4",
-               PGMCP_SSE_CLIENTS="2")
-    timeout = 300 if SLOW > 1 else 120
-    try:
-        p = subprocess.run(["node", os.path.join(ROOT, "t", "interop", "http-client.mjs")],
-                           capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL,
-                           timeout=timeout, cwd=ROOT)
-        out, err, rc = p.stdout, p.stderr, p.returncode
-    except subprocess.TimeoutExpired as e:
-        out = e.stdout.decode("utf-8", "replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-        err = e.stderr.decode("utf-8", "replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
-        rc = f"timed out after {timeout}s"
-    ran, planned = 0, None
-    for line in out.splitlines():
-        mm = re.match(r"^(not ok|ok) \d+ - (.*)$", line)
-        if mm:
-            ran += 1
-            ok(mm.group(1) == "ok", "sdk: " + mm.group(2))
-        elif line.startswith("#"):
-            print(line, flush=True)
-        elif re.match(r"^1\.\.\d+$", line):
-            planned = int(line[3:])
-        elif line.strip():
-            diag("stdout: " + line)
-    ok(rc == 0 and planned == ran and ran > 0, "http-client.mjs ran to the end and exited 0",
-       f"exit: {rc}, planned {planned}, ran {ran}\nstderr:\n{err[-3000:]}")
+if install_sdk():
+    run_client("http-client.mjs", dict(os.environ, PGMCP_URL=f"http://127.0.0.1:{D.port}",
+                                       PGMCP_CLIENTS="4", PGMCP_SSE_CLIENTS="2"),
+               300 if SLOW > 1 else 120)
 
 r = D.request("GET", "/healthz")
 ok(r.status == 200, "the daemon is still healthy after everything above", r)

@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { LoggingMessageNotificationSchema, McpError } from "@modelcontextprotocol/sdk/types.js";
+import { anyFailed, diag, errorText, finish, is, ok, step } from "./tap.mjs";
 
 const BIN = process.env.PGMCP_BIN;
 const DSN = process.env.PGMCP_TEST_DSN;
@@ -32,45 +33,6 @@ const RESOURCES = ["test://static-text", "test://static-binary", "test://watched
 const TEMPLATE = "test://template/{id}/data";
 const PROMPTS = ["test_simple_prompt", "test_prompt_with_arguments",
   "test_prompt_with_embedded_resource", "test_prompt_with_image"];
-
-let count = 0;
-let failed = 0;
-
-function diag(text) {
-  for (const line of String(text).split("\n")) console.log(`# ${line}`);
-}
-
-function ok(cond, name, detail) {
-  count += 1;
-  console.log(`${cond ? "ok" : "not ok"} ${count} - ${name}`);
-  if (!cond) {
-    failed += 1;
-    if (detail !== undefined) {
-      diag(typeof detail === "string" ? detail : JSON.stringify(detail).slice(0, 3000));
-    }
-  }
-  return Boolean(cond);
-}
-
-function is(got, expected, name) {
-  const g = JSON.stringify(got);
-  const e = JSON.stringify(expected);
-  return ok(g === e, name, `got: ${g}\nexpected: ${e}`);
-}
-
-function errorText(e) {
-  if (e instanceof McpError) return `McpError ${e.code}: ${e.message}`;
-  return e && e.stack ? e.stack : String(e);
-}
-
-// Runs one step; an exception is a failed test carrying the SDK's error text.
-async function step(name, fn) {
-  try {
-    await fn();
-  } catch (e) {
-    ok(false, `${name}: no exception`, errorText(e));
-  }
-}
 
 if (!BIN || !DSN) {
   console.log("Bail out! PGMCP_BIN and PGMCP_TEST_DSN must be set");
@@ -112,8 +74,7 @@ try {
   await client.connect(transport, opts);
 } catch (e) {
   ok(false, "connect (initialize) succeeds", `${errorText(e)}\nserver stderr:\n${serverStderr()}`);
-  console.log(`1..${count}`);
-  process.exit(1);
+  finish(true);
 }
 ok(true, "connect (initialize) succeeds");
 is(client.getServerVersion()?.name, "pgmcp", "serverInfo.name is pgmcp");
@@ -474,6 +435,5 @@ await step("close", async () => {
      `exit: ${JSON.stringify(st)}\nserver stderr:\n${serverStderr()}`);
 });
 
-if (failed) diag(`server stderr (tail):\n${serverStderr()}`);
-console.log(`1..${count}`);
-process.exit(failed ? 1 : 0);
+if (anyFailed()) diag(`server stderr (tail):\n${serverStderr()}`);
+finish();

@@ -11,56 +11,12 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
-import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import { diag, errorText, finish, is, ok, step } from "./tap.mjs";
 
 const BASE = process.env.PGMCP_URL;
 const CLIENTS = Number(process.env.PGMCP_CLIENTS || 4);
 const SSE_CLIENTS = Number(process.env.PGMCP_SSE_CLIENTS || 2);
 const TIMEOUT = Number(process.env.PGMCP_TEST_TIMEOUT || 30) * 1000;
-
-let count = 0;
-let failed = 0;
-
-function diag(text) {
-  for (const line of String(text).split("\n")) console.log(`# ${line}`);
-}
-
-function ok(cond, name, detail) {
-  count += 1;
-  console.log(`${cond ? "ok" : "not ok"} ${count} - ${name}`);
-  if (!cond) {
-    failed += 1;
-    if (detail !== undefined) {
-      diag(typeof detail === "string" ? detail : JSON.stringify(detail).slice(0, 3000));
-    }
-  }
-  return Boolean(cond);
-}
-
-function is(got, expected, name) {
-  const g = JSON.stringify(got);
-  const e = JSON.stringify(expected);
-  return ok(g === e, name, `got: ${g}\nexpected: ${e}`);
-}
-
-function errorText(e) {
-  if (e instanceof McpError) return `McpError ${e.code}: ${e.message}`;
-  let text = e && e.stack ? e.stack : String(e);
-  // fetch() hides the socket-level reason (reset, closed by the other side) in e.cause.
-  for (let c = e?.cause, depth = 0; c && depth < 3; c = c.cause, depth++) {
-    text += `\ncause: ${c.code ? `${c.code} ` : ""}${c.message || String(c)}`;
-    if (c.socket) text += ` (local port ${c.socket.localPort}, ${c.socket.bytesWritten} bytes written, ${c.socket.bytesRead} read)`;
-  }
-  return text;
-}
-
-async function step(name, fn) {
-  try {
-    await fn();
-  } catch (e) {
-    ok(false, `${name}: no exception`, errorText(e));
-  }
-}
 
 if (!BASE) {
   console.log("Bail out! PGMCP_URL must be set");
@@ -140,5 +96,4 @@ await Promise.all(Array.from({ length: SSE_CLIENTS }, (_, i) =>
   session(`sse${i + 1}`, new SSEClientTransport(new URL("/sse", BASE)))));
 diag(`${SSE_CLIENTS} SSE clients took ${Date.now() - sseStarted} ms`);
 
-console.log(`1..${count}`);
-process.exit(failed ? 1 : 0);
+finish();
