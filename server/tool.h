@@ -20,6 +20,8 @@ struct tool_ctx {
 	bool done;
 	bool failed;
 	const char *refused_sqlstate;	/* set when the guard refused the statement (audit) */
+	const char *own_timeout_tool;	/* a declared tool whose own statement_timeout applied */
+	int64_t own_timeout_ms;
 	/* bound parameters for the statement being run */
 	const char **params;
 	int nparams;

@@ -716,7 +716,14 @@ tool_db_error(struct tool_ctx *tc, const char *sql, int position_offset_chars)
 		buf_printf(&text, "\nHINT: %s", buf_cstr(&r->hint));
 	if (r->context.len)
 		buf_printf(&text, "\nCONTEXT: %s", buf_cstr(&r->context));
-	if (r->timed_out) {
+	if (r->timed_out && tc->own_timeout_tool != NULL) {
+		char limit[32];
+
+		format_duration_ms(tc->own_timeout_ms, limit, sizeof(limit));
+		buf_printf(&text, "\nThe statement ran longer than this tool's statement_timeout (%s, "
+		    "tools.%s.statement_timeout) and was cancelled. Try narrower arguments, or ask the "
+		    "operator to raise the tool's limit.", limit, tc->own_timeout_tool);
+	} else if (r->timed_out) {
 		char limit[32];
 		int64_t ms = tc->s->cfg->statement_timeout_ms;
 

@@ -499,29 +499,6 @@ write_content(struct tool_ctx *tc, const struct decl_tool *t)
 	json_object_put(cols);
 }
 
-/* A statement stopped by the tool's own statement_timeout: name that limit, not the global one. */
-static void
-own_timeout_error(struct tool_ctx *tc, const struct decl_tool *t)
-{
-	struct db_result *r = &tc->res;
-	struct buf text = BUF_INIT;
-	char limit[32];
-
-	format_duration_ms(t->statement_timeout_ms, limit, sizeof(limit));
-	buf_printf(&text, "ERROR %s: %s", r->sqlstate, buf_cstr(&r->message));
-	if (r->detail.len)
-		buf_printf(&text, "\nDETAIL: %s", buf_cstr(&r->detail));
-	if (r->hint.len)
-		buf_printf(&text, "\nHINT: %s", buf_cstr(&r->hint));
-	if (r->context.len)
-		buf_printf(&text, "\nCONTEXT: %s", buf_cstr(&r->context));
-	buf_printf(&text, "\nThe statement ran longer than this tool's statement_timeout (%s, "
-	    "tools.%s.statement_timeout) and was cancelled. Try narrower arguments, or ask the "
-	    "operator to raise the tool's limit.", limit, t->name);
-	tool_error(tc, "%s", buf_cstr(&text));
-	buf_free(&text);
-}
-
 void
 declared_tool_call(struct tool_ctx *tc, const struct decl_tool *t)
 {
@@ -549,10 +526,12 @@ declared_tool_call(struct tool_ctx *tc, const struct decl_tool *t)
 		return;
 	}
 	if (tc->res.status != DB_OK) {
-		if (tc->res.timed_out && t->statement_timeout_ms > 0)
-			own_timeout_error(tc, t);
-		else
-			tool_db_error(tc, t->sql, 0);
+		if (t->statement_timeout_ms > 0) {
+			/* name the tool's own limit, not the global one */
+			tc->own_timeout_tool = t->name;
+			tc->own_timeout_ms = t->statement_timeout_ms;
+		}
+		tool_db_error(tc, t->sql, 0);
 		return;
 	}
 	switch (t->result) {
