@@ -431,6 +431,8 @@ with section("default mode"):
                "a second pgmcp: its session setup fails, already exists", r)
             like(t, "database.pooler: transaction", "and the error says to set "
                  "database.pooler: transaction")
+            # stderr is read by another thread: the line may land just after the response
+            wait_for(lambda: "database.pooler: transaction" in s2.stderr(), 5)
             like(s2.stderr(), "database.pooler: transaction", "so does the log")
             s2.close()
         # Hold the prepared server connection so the next call gets a fresh one.
@@ -442,6 +444,7 @@ with section("default mode"):
                "a call on another server connection fails: does not exist", r)
             like(t, "HINT: ", "with a hint")
             like(t, "database.pooler: transaction", "naming database.pooler: transaction")
+            wait_for(lambda: "set database.pooler: transaction" in s1.stderr(), 5)
             like(s1.stderr(), "set database.pooler: transaction", "the log says it too")
         finally:
             h.release()
