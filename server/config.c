@@ -198,37 +198,53 @@ new_listener(struct config *cfg)
 	return l;
 }
 
-/* What is wrong with a listener address, or NULL: the syntax only (binding tells the rest). */
-static const char *
-listen_address_problem(const char *address)
+const char *
+config_listen_split(const char *address, char *host, size_t hostcap, char *port, size_t portcap)
 {
-	const char *port;
+	const char *digits;
 	long n = 0;
 
-	if (strncmp(address, "unix:", 5) == 0)
-		return address[5] == '/' ? NULL : "a Unix socket address is unix:/absolute/path";
 	if (address[0] == '[') {
 		const char *close = strchr(address, ']');
 
 		if (close == NULL || close[1] != ':')
 			return "expected [ipv6]:port, e.g. \"[::1]:8080\"";
-		port = close + 2;
+		snprintf(host, hostcap, "%.*s", (int)(close - address - 1), address + 1);
+		digits = close + 2;
 	} else {
-		port = strrchr(address, ':');
-		if (port == NULL)
+		const char *colon = strrchr(address, ':');
+
+		if (colon == NULL)
 			return "expected host:port, [ipv6]:port or unix:/path, e.g. \"127.0.0.1:8080\"";
-		port++;
+		snprintf(host, hostcap, "%.*s", (int)(colon - address), address);
+		digits = colon + 1;
 	}
-	if (*port == '\0')
+	if (*digits == '\0')
 		return "the port is missing";
-	for (const char *p = port; *p; p++) {
+	if (strlen(digits) >= portcap)
+		return "the port must be a number from 0 to 65535";
+	for (const char *p = digits; *p; p++) {
 		if (*p < '0' || *p > '9')
 			return "the port must be a number from 0 to 65535";
 		n = n * 10 + (*p - '0');
 		if (n > 65535)
 			return "the port must be a number from 0 to 65535";
 	}
+	snprintf(port, portcap, "%s", digits);
+	if (strcmp(host, "*") == 0)
+		host[0] = '\0';
 	return NULL;
+}
+
+/* What is wrong with a listener address, or NULL: the syntax only (binding tells the rest). */
+static const char *
+listen_address_problem(const char *address)
+{
+	char host[256], port[16];
+
+	if (strncmp(address, "unix:", 5) == 0)
+		return address[5] == '/' ? NULL : "a Unix socket address is unix:/absolute/path";
+	return config_listen_split(address, host, sizeof(host), port, sizeof(port));
 }
 
 /*

@@ -106,6 +106,12 @@ int config_load(struct config *cfg, const char *file, const char *const *sets, s
 /* Replaces the file's listeners with one from the command line (--listen ADDR). */
 int config_add_listen(struct config *cfg, const char *address, const char *origin,
     struct conf_errors *errors);
+/*
+ * Splits a TCP listener address ("host:port", "[v6]:port", "*:port" or ":port", the last two
+ * meaning every address, host then "") into host and port. NULL, or what is wrong with it.
+ */
+const char *config_listen_split(const char *address, char *host, size_t hostcap, char *port,
+    size_t portcap);
 void config_free(struct config *cfg);
 /* The DSN with any password replaced by "********", for logs. Caller frees. */
 char *config_redact_dsn(const char *dsn);

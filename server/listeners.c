@@ -126,46 +126,17 @@ open_unix(const struct listen_setting *s, struct listeners *ls, struct buf *err)
 	return 0;
 }
 
-/* "host:port", "[v6]:port", "*:port" or ":port" (all addresses). */
-static int
-split_host_port(const char *address, char *host, size_t hostcap, char *port, size_t portcap)
-{
-	const char *colon;
-
-	if (address[0] == '[') {
-		const char *close = strchr(address, ']');
-
-		if (close == NULL || close[1] != ':')
-			return -1;
-		snprintf(host, hostcap, "%.*s", (int)(close - address - 1), address + 1);
-		snprintf(port, portcap, "%s", close + 2);
-	} else {
-		colon = strrchr(address, ':');
-		if (colon == NULL)
-			return -1;
-		snprintf(host, hostcap, "%.*s", (int)(colon - address), address);
-		snprintf(port, portcap, "%s", colon + 1);
-	}
-	if (port[0] == '\0')
-		return -1;
-	for (const char *p = port; *p; p++)
-		if (*p < '0' || *p > '9')
-			return -1;
-	if (strcmp(host, "*") == 0)
-		host[0] = '\0';
-	return 0;
-}
-
 static int
 open_tcp(const struct listen_setting *s, struct listeners *ls, struct buf *err)
 {
 	struct addrinfo hints = { 0 }, *res, *ai;
 	char host[256], port[16];
+	const char *problem = config_listen_split(s->address, host, sizeof(host), port,
+	    sizeof(port));
 	int rc, bound = 0;
 
-	if (split_host_port(s->address, host, sizeof(host), port, sizeof(port)) < 0) {
-		buf_printf(err, "%s: listen: \"%s\" is not host:port, [ipv6]:port or unix:/path",
-		    s->origin, s->address);
+	if (problem != NULL) {
+		buf_printf(err, "%s: listen: \"%s\": %s", s->origin, s->address, problem);
 		return -1;
 	}
 	hints.ai_family = AF_UNSPEC;
