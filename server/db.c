@@ -581,6 +581,35 @@ connect_timed_out(struct db *db)
 	db_drop(db);
 }
 
+/*
+ * Advances the pending connection attempt once, without blocking. True when it has ended:
+ * connected and set up (db->ready), or failed with a retry scheduled (why filled, if given).
+ * The one place PQconnectPoll's answers are handled, for db_ensure's wait and the idle loop.
+ */
+static bool
+connect_step(struct db *db, struct buf *why)
+{
+	PostgresPollingStatusType st;
+
+	if (db->conn == NULL) {	/* db_connect_start failed at once */
+		connect_failed(db, why);
+		return true;
+	}
+	st = PQconnectPoll(db->conn);
+	if (st == PGRES_POLLING_OK) {
+		finish_connect(db, why);
+		return true;
+	}
+	if (st == PGRES_POLLING_FAILED) {
+		set_conn_error(db, "");
+		db_drop(db);
+		connect_failed(db, why);
+		return true;
+	}
+	db->poll_writing = st == PGRES_POLLING_WRITING;
+	return false;
+}
+
 void
 db_count_reconnects(struct db *db, uint64_t *counter)
 {
@@ -617,27 +646,14 @@ db_ensure(struct db *db, struct buf *why)
 	deadline = db->connect_deadline_us;
 	if (deadline < now_us() + db->cfg->connect_timeout_ms * 1000)
 		deadline = now_us() + db->cfg->connect_timeout_ms * 1000;
-	while (db->conn != NULL) {
-		PostgresPollingStatusType st = PQconnectPoll(db->conn);
-
-		if (st == PGRES_POLLING_OK)
-			break;
-		if (st == PGRES_POLLING_FAILED) {
-			set_conn_error(db, "");
-			db_drop(db);
-			break;
-		}
-		db->poll_writing = st == PGRES_POLLING_WRITING;
+	while (!connect_step(db, why)) {
 		if (!wait_socket(db->conn, db->poll_writing, deadline)) {
 			connect_timed_out(db);
-			break;
+			connect_failed(db, why);
+			return false;
 		}
 	}
-	if (db->conn == NULL) {
-		connect_failed(db, why);
-		return false;
-	}
-	return finish_connect(db, why);
+	return db->ready;
 }
 
 int
@@ -652,22 +668,8 @@ db_connect_fd(struct db *db, short *events)
 void
 db_connect_step(struct db *db)
 {
-	PostgresPollingStatusType st;
-
-	if (!db->connecting || db->conn == NULL)
-		return;
-	st = PQconnectPoll(db->conn);
-	if (st == PGRES_POLLING_OK) {
-		finish_connect(db, NULL);
-		return;
-	}
-	if (st == PGRES_POLLING_FAILED) {
-		set_conn_error(db, "");
-		db_drop(db);
-		connect_failed(db, NULL);
-		return;
-	}
-	db->poll_writing = st == PGRES_POLLING_WRITING;
+	if (db->connecting && db->conn != NULL)
+		(void)connect_step(db, NULL);
 }
 
 int
@@ -689,6 +691,8 @@ db_tick(struct db *db)
 		db_connect_start(db);
 		if (db->connecting)
 			return (int)((db->connect_deadline_us - now_us()) / 1000) + 1;
+		connect_failed(db, NULL);	/* at once (a malformed DSN): wait for the retry */
+		now = now_us();
 	}
 	if (!db->connecting && !db->ready)
 		return (int)((db->next_attempt_us - now) / 1000) + 1;
