@@ -94,9 +94,9 @@ mcp_session_init(struct mcp_session *s, const struct config *cfg, struct db *db,
 void
 mcp_session_free(struct mcp_session *s)
 {
-	buf_free(&s->tools_json);
+	buf_free(&s->own_tools.json);
 	buf_free(&s->scratch);
-	free(s->tool_offsets);
+	free(s->own_tools.offsets);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -67,6 +67,13 @@ struct mcp_request {
 	struct buf err_data;	/* raw JSON, or empty */
 };
 
+/* The tools/list entries of a configuration, JSON built once. */
+struct tool_catalog {
+	struct buf json;
+	size_t n;
+	size_t *offsets;	/* start of each entry in json (+1 sentinel) */
+};
+
 struct mcp_session {
 	const struct config *cfg;
 	struct db *db;
@@ -82,9 +89,8 @@ struct mcp_session {
 	char current_id[128];	/* its id, canonical, for matching notifications/cancelled */
 	bool cancelled;
 	struct sb_counters *stats;	/* daemon metrics, or NULL */
-	struct buf tools_json;	/* tools/list entries, built once */
-	size_t n_tools;
-	size_t *tool_offsets;	/* start of each tool's JSON in tools_json (+1 sentinel) */
+	struct tool_catalog own_tools;	/* built for this session when not shared */
+	const struct tool_catalog *tools;	/* own_tools, or the worker's frozen catalog */
 	struct buf scratch;
 };
 

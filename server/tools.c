@@ -296,60 +296,25 @@ put_template(struct buf *out, const char *tmpl, const struct config *cfg)
 	}
 }
 
-/*
- * A daemon worker's configuration never changes (a reload starts new workers), so its tool
- * catalog is built once and copied into each session: building it is most of the work of a
- * short HTTP request, where every request is a session.
- */
-static struct {
-	const struct config *cfg;
-	struct buf json;
-	size_t *offsets;
-	size_t n;
-} frozen;
-
-void
-tools_freeze(const struct config *cfg)
+static void
+catalog_build(struct tool_catalog *c, const struct config *cfg)
 {
-	struct mcp_session s = { 0 };
-
-	frozen.cfg = NULL;
-	s.cfg = cfg;
-	tools_build(&s);
-	buf_free(&frozen.json);
-	free(frozen.offsets);
-	frozen.json = s.tools_json;
-	frozen.offsets = s.tool_offsets;
-	frozen.n = s.n_tools;
-	frozen.cfg = cfg;
-}
-
-void
-tools_build(struct mcp_session *s)
-{
-	const struct config *cfg = s->cfg;
-	struct buf *b = &s->tools_json;
+	struct buf *b = &c->json;
 	struct buf text = BUF_INIT;
 	struct jw w;
 
 	struct buf rows_schema = BUF_INIT;
 
 	buf_reset(b);
-	free(s->tool_offsets);
-	s->tool_offsets = xcalloc(N_TOOL_DEFS + cfg->decl.n_tools + 1, sizeof(size_t));
-	s->n_tools = 0;
-	if (frozen.cfg != NULL && frozen.cfg == cfg) {
-		buf_append(b, frozen.json.data, frozen.json.len);
-		memcpy(s->tool_offsets, frozen.offsets, (frozen.n + 1) * sizeof(size_t));
-		s->n_tools = frozen.n;
-		return;
-	}
+	free(c->offsets);
+	c->offsets = xcalloc(N_TOOL_DEFS + cfg->decl.n_tools + 1, sizeof(size_t));
+	c->n = 0;
 	for (size_t i = 0; i < N_TOOL_DEFS; i++) {
 		const struct tool_def *t = &tool_defs[i];
 
 		if (!tool_offered(cfg, t))
 			continue;
-		s->tool_offsets[s->n_tools++] = b->len;
+		c->offsets[c->n++] = b->len;
 		jw_init(&w, b);
 		jw_obj_begin(&w);
 		jw_kstr(&w, "name", t->name);
@@ -391,12 +356,41 @@ tools_build(struct mcp_session *s)
 
 		if (!declared_offered(cfg, t))
 			continue;
-		s->tool_offsets[s->n_tools++] = b->len;
+		c->offsets[c->n++] = b->len;
 		declared_tool_json(cfg, t, b, buf_cstr(&rows_schema));
 	}
-	s->tool_offsets[s->n_tools] = b->len;
+	c->offsets[c->n] = b->len;
 	buf_free(&text);
 	buf_free(&rows_schema);
+}
+
+/*
+ * A daemon worker's configuration never changes (a reload starts new workers), so its tool
+ * catalog is built once and shared by every session: building it was most of the work of a
+ * short HTTP request, where every request is a session.
+ */
+static struct {
+	const struct config *cfg;
+	struct tool_catalog c;
+} frozen;
+
+void
+tools_freeze(const struct config *cfg)
+{
+	frozen.cfg = NULL;
+	catalog_build(&frozen.c, cfg);
+	frozen.cfg = cfg;
+}
+
+void
+tools_build(struct mcp_session *s)
+{
+	if (frozen.cfg != NULL && frozen.cfg == s->cfg) {
+		s->tools = &frozen.c;
+		return;
+	}
+	catalog_build(&s->own_tools, s->cfg);
+	s->tools = &s->own_tools;
 }
 
 void
@@ -407,18 +401,18 @@ tools_list(struct mcp_session *s, struct mcp_request *rq, struct jw *w)
 
 	if (mcp_read_cursor(rq, &offset) < 0)
 		return;
-	if (offset > s->n_tools) {
+	if (offset > s->tools->n) {
 		mcp_fail(rq, RPC_INVALID_PARAMS, "Invalid cursor: past the end of the list");
 		return;
 	}
-	end = offset + (size_t)page < s->n_tools ? offset + (size_t)page : s->n_tools;
+	end = offset + (size_t)page < s->tools->n ? offset + (size_t)page : s->tools->n;
 	jw_key(w, "tools");
 	jw_arr_begin(w);
 	for (size_t i = offset; i < end; i++)
-		jw_raw(w, s->tools_json.data + s->tool_offsets[i],
-		    s->tool_offsets[i + 1] - s->tool_offsets[i]);
+		jw_raw(w, s->tools->json.data + s->tools->offsets[i],
+		    s->tools->offsets[i + 1] - s->tools->offsets[i]);
 	jw_arr_end(w);
-	if (end < s->n_tools)
+	if (end < s->tools->n)
 		mcp_write_cursor(w, end);
 	mcp_write_cache_hints(rq, w, 300000);
 }
